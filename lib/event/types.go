@@ -1,0 +1,132 @@
+package event
+
+import "time"
+
+// SchemaVersion is the version of the event contract written by Picket's
+// stages. It increases only when a field changes meaning or is removed;
+// new fields may appear at any time and readers must ignore those they do
+// not know.
+const SchemaVersion = 1
+
+// Event types. Later stages add their own (fingerprint enriches "port"
+// lines with a "service" object; ndiff emits "change" lines).
+const (
+	TypeScan   = "scan"
+	TypeHost   = "host"
+	TypePort   = "port"
+	TypeChange = "change"
+)
+
+// Scan phases carried by "scan" events.
+const (
+	PhaseStart = "start"
+	PhaseEnd   = "end"
+)
+
+// TimeLayout is RFC 3339 in UTC with a fixed nine-digit fraction, so that
+// timestamps sort as strings as they do in time.
+const TimeLayout = "2006-01-02T15:04:05.000000000Z"
+
+// FormatTime renders t in TimeLayout, converted to UTC.
+func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
+
+// Tool names the program that wrote an event and its version.
+type Tool struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// Shard says which slice of a split scan this run covered: shard Index of
+// Count, counting from 1 as masscan and Nmap do.
+type Shard struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
+}
+
+// Scope is what a scan set out to cover. ndiff relies on it to tell a
+// port that went away from a port that was not looked at this time.
+type Scope struct {
+	// Targets are the target specifications as given, including those
+	// read from -iL files, in order.
+	Targets []string `json:"targets"`
+	// Exclude are the exclusion specifications as given.
+	Exclude []string `json:"exclude,omitempty"`
+	// Ports is the port specification in canonical form, e.g. "T:22,80,443".
+	Ports string `json:"ports"`
+	// Method is the probe method, e.g. "connect".
+	Method string `json:"method"`
+	// Discovery is the host discovery used: "none" when every target was
+	// treated as up (-Pn), otherwise a short description such as
+	// "tcp-connect:80,443".
+	Discovery string `json:"discovery"`
+	// Shard is set when the scan covered one shard of a split run.
+	Shard *Shard `json:"shard,omitempty"`
+}
+
+// ScanStart opens a scan. Every event of the scan carries its ScanID.
+type ScanStart struct {
+	Type   string `json:"type"`
+	Time   string `json:"time"`
+	ScanID string `json:"scan_id"`
+	Phase  string `json:"phase"`
+	Tool   Tool   `json:"tool"`
+	Schema int    `json:"schema"`
+	Scope  Scope  `json:"scope"`
+}
+
+// Stats counts what a scan did; it is carried by the scan end event.
+type Stats struct {
+	HostsTotal uint64  `json:"hosts_total"`
+	HostsUp    uint64  `json:"hosts_up"`
+	Excluded   uint64  `json:"excluded"`
+	Probes     uint64  `json:"probes"`
+	Retries    uint64  `json:"retries"`
+	Open       uint64  `json:"open"`
+	Closed     uint64  `json:"closed"`
+	Filtered   uint64  `json:"filtered"`
+	Errors     uint64  `json:"errors"`
+	ElapsedMS  float64 `json:"elapsed_ms"`
+}
+
+// ScanEnd closes a scan. Complete is false when the scan was interrupted
+// or when some probes ended without a result (see Stats.Errors), so a
+// missing port in such a scan proves nothing.
+type ScanEnd struct {
+	Type     string `json:"type"`
+	Time     string `json:"time"`
+	ScanID   string `json:"scan_id"`
+	Phase    string `json:"phase"`
+	Complete bool   `json:"complete"`
+	// Interrupted names the signal that stopped the scan, if any.
+	Interrupted string `json:"interrupted,omitempty"`
+	Stats       Stats  `json:"stats"`
+}
+
+// Host reports the state of one target address.
+type Host struct {
+	Type     string  `json:"type"`
+	Time     string  `json:"time"`
+	ScanID   string  `json:"scan_id"`
+	IP       string  `json:"ip"`
+	Hostname string  `json:"hostname,omitempty"`
+	State    string  `json:"state"`
+	Reason   string  `json:"reason"`
+	RTTms    float64 `json:"rtt_ms"`
+}
+
+// Port reports the state of one port of one address. States and reasons
+// use Nmap's vocabulary: open, closed, filtered, open|filtered; syn-ack,
+// conn-refused, no-response, host-unreach and so on.
+type Port struct {
+	Type     string  `json:"type"`
+	Time     string  `json:"time"`
+	ScanID   string  `json:"scan_id"`
+	IP       string  `json:"ip"`
+	Hostname string  `json:"hostname,omitempty"`
+	Port     uint16  `json:"port"`
+	Proto    string  `json:"proto"`
+	State    string  `json:"state"`
+	Reason   string  `json:"reason"`
+	TTL      *int    `json:"ttl,omitempty"`
+	RTTms    float64 `json:"rtt_ms"`
+}
