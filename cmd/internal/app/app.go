@@ -1,0 +1,175 @@
+// Package app is the command-line frame shared by Picket's tools: the
+// common flags (--log-format, --strict, --version, --help with examples),
+// exit codes from errors, signal handling and a quiet exit on a closed
+// stdout. Each tool supplies its own flags and an action; the rest is
+// here once. It lives under cmd/ because lib/ stays free of urfave/cli.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/picketscan/picket/lib/tool"
+)
+
+// Env is what an action gets besides its flags: the standard streams, a
+// logger for diagnostics on stderr, and a clock.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Log    *slog.Logger
+	Now    func() time.Time
+	// StderrTerminal is true when stderr is a terminal, where progress
+	// lines are welcome.
+	StderrTerminal bool
+}
+
+// Tool describes one command.
+type Tool struct {
+	Name      string
+	Usage     string // one line, for the help header
+	ArgsUsage string
+	// Description is the longer help text; Examples are shown after it
+	// under their own heading, one command per line.
+	Description string
+	Examples    []string
+	ExitCodes   []string
+	Flags       []cli.Flag
+	Action      func(ctx context.Context, c *cli.Context, env *Env) error
+}
+
+// Main runs t as the program and exits with its code. SIGINT and SIGTERM
+// cancel the action's context; SIGPIPE is turned into an error on write
+// so a closed stdout ends the program through the normal path.
+func Main(t Tool) {
+	signal.Ignore(syscall.SIGPIPE)
+	ctx, stop := tool.SignalContext(context.Background())
+	code := Run(ctx, t, os.Args, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Run runs t with args (args[0] is the program name) and returns the exit
+// code. It never exits itself, so tests run whole commands in-process.
+func Run(ctx context.Context, t Tool, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Now: time.Now, StderrTerminal: isTerminal(stderr)}
+	a := &cli.App{
+		Name:        t.Name,
+		Usage:       t.Usage,
+		UsageText:   t.Name + " [flags] " + t.ArgsUsage,
+		Description: description(t),
+		Version:     tool.Version(),
+		Reader:      stdin,
+		Writer:      stdout,
+		ErrWriter:   stderr,
+		Flags: append(t.Flags,
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "diagnostics on stderr as `FORMAT`: text or json"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "report only errors on stderr"},
+		),
+		HideHelpCommand:        true,
+		UseShortOptionHandling: false,
+		// Errors go back to Run, which decides the exit code, so
+		// deferred cleanup in actions always runs.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return tool.WithCode(tool.ExitUsage, err)
+		},
+		Action: func(c *cli.Context) error {
+			level := slog.LevelInfo
+			if c.Bool("quiet") {
+				level = slog.LevelError
+			}
+			log, err := tool.NewLogger(stderr, t.Name, c.String("log-format"), level)
+			if err != nil {
+				return err
+			}
+			env.Log = log
+			return t.Action(ctx, c, env)
+		},
+	}
+	err := a.RunContext(ctx, normalizeArgs(args, a.Flags))
+	if err == nil {
+		return tool.ExitOK
+	}
+	if errors.Is(err, syscall.EPIPE) {
+		// The reader went away (| head): end quietly, as cat does.
+		return tool.ExitOK
+	}
+	if sigCode := signalCode(ctx); sigCode != 0 && errors.Is(err, context.Canceled) {
+		return sigCode
+	}
+	code := tool.Code(err)
+	if code == tool.ExitFailure && isFlagError(err) {
+		code = tool.ExitUsage
+	}
+	var sig *tool.SignalError
+	if !errors.As(err, &sig) {
+		fmt.Fprintf(stderr, "%s: %s\n", t.Name, err)
+	}
+	if code == tool.ExitUsage {
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", t.Name)
+	}
+	return code
+}
+
+// signalCode is the exit code for a context ended by a signal, or 0.
+func signalCode(ctx context.Context) int {
+	var se *tool.SignalError
+	if errors.As(context.Cause(ctx), &se) {
+		return se.ExitCode()
+	}
+	return 0
+}
+
+// isFlagError recognises urfave/cli's complaints about flags and
+// arguments, which it returns as plain errors.
+func isFlagError(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"flag provided but not defined", "invalid value", "flag needs an argument", "Required flag"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func description(t Tool) string {
+	var b strings.Builder
+	b.WriteString(strings.TrimSpace(t.Description))
+	if len(t.Examples) > 0 {
+		b.WriteString("\n\nExamples:\n")
+		for _, e := range t.Examples {
+			b.WriteString("   " + e + "\n")
+		}
+	}
+	codes := t.ExitCodes
+	if len(codes) == 0 {
+		codes = []string{
+			"0    success",
+			"1    runtime error",
+			"2    usage error (bad flags, arguments or input with --strict)",
+		}
+	}
+	b.WriteString("\nExit status:\n")
+	for _, c := range append(codes, "130  interrupted by SIGINT", "143  terminated by SIGTERM") {
+		b.WriteString("   " + c + "\n")
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

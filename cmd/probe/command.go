@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/picketscan/picket/cmd/internal/app"
+	"github.com/picketscan/picket/lib/event"
+	"github.com/picketscan/picket/lib/scan"
+	"github.com/picketscan/picket/lib/tool"
+)
+
+func command() app.Tool {
+	return app.Tool{
+		Name:      "probe",
+		Usage:     "scan ports and write NDJSON scan, host and port events",
+		ArgsUsage: "TARGET...",
+		Description: `probe scans the TCP ports of the targets and writes one JSON event per line:
+a scan start carrying the scope, a host event per host found up, a port
+event per open port (every port with --all-states), and a scan end with
+"complete" and statistics. Targets use Nmap's syntax: addresses, CIDR
+blocks, octet ranges (192.0.2.1-20, 10.0-3.1.1-254) and host names.
+
+Hosts are first pinged with a TCP connect to ports 80 and 443 (Nmap's
+unprivileged ping); -Pn skips that and scans every target. Probes are
+spread over all targets and ports in a random order. On SIGINT or
+SIGTERM probe stops sending, writes the scan end with "complete": false
+and exits 130 or 143.`,
+		Examples: []string{
+			"probe -n -p 22,80,443 127.0.0.1",
+			"probe -n -Pn -p- --all-states 127.0.0.1 | jq -c 'select(.type==\"port\")'",
+			"probe --top-ports 100 --rate 500 -iL hosts.txt --exclude-file skip.txt",
+			"probe -n -p ssh,http* 127.0.0.0/29 --exclude 127.0.0.5",
+		},
+		Flags:  flags(),
+		Action: action,
+	}
+}
+
+func flags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "p", Usage: "ports to scan: `SPEC` such as 22,80,443 or 1-1024 or - (all) or ssh,http* (default: the top 1000)"},
+		&cli.IntFlag{Name: "top-ports", Usage: "scan the `N` most common ports"},
+		&cli.StringFlag{Name: "exclude-ports", Usage: "ports not to scan, as a `SPEC`"},
+		&cli.StringFlag{Name: "iL", Usage: "read targets from `FILE` (- for stdin)"},
+		&cli.StringSliceFlag{Name: "exclude", Usage: "never probe these `TARGETS` (comma-separated)"},
+		&cli.StringFlag{Name: "exclude-file", Usage: "never probe the targets listed in `FILE`"},
+		&cli.BoolFlag{Name: "Pn", Usage: "skip host discovery: treat every target as up"},
+		&cli.BoolFlag{Name: "n", Usage: "never do reverse DNS lookups"},
+		&cli.StringFlag{Name: "method", Value: "connect", Usage: "probe `METHOD`: connect (a full TCP handshake; needs no privileges)"},
+		&cli.Float64Flag{Name: "rate", Usage: "send at most `N` probes per second in all (0: no limit)"},
+		&cli.IntFlag{Name: "concurrency", Value: 512, Usage: "keep at most `N` probes in flight"},
+		&cli.IntFlag{Name: "retries", Value: 1, Usage: "resend an unanswered probe up to `N` times"},
+		&cli.DurationFlag{Name: "timeout", Value: time.Second, Usage: "wait `DURATION` for an answer to each probe"},
+		&cli.BoolFlag{Name: "all-states", Usage: "report closed and filtered ports and down hosts too"},
+		&cli.Uint64Flag{Name: "seed", Usage: "probe order `SEED`, to repeat a run's order (0: random)", Hidden: true},
+	}
+}
+
+func action(ctx context.Context, c *cli.Context, env *app.Env) error {
+	if c.NArg() == 0 && c.String("iL") == "" {
+		return tool.Usagef("no targets given: name them as arguments or with -iL FILE")
+	}
+	out := event.NewWriter(env.Stdout)
+	opts := scan.Options{
+		Targets:      c.Args().Slice(),
+		InputList:    c.String("iL"),
+		Exclude:      c.StringSlice("exclude"),
+		ExcludeFile:  c.String("exclude-file"),
+		Ports:        c.String("p"),
+		TopPorts:     c.Int("top-ports"),
+		ExcludePorts: c.String("exclude-ports"),
+		Method:       c.String("method"),
+		NoPing:       c.Bool("Pn"),
+		NoDNS:        c.Bool("n"),
+		Concurrency:  c.Int("concurrency"),
+		Rate:         c.Float64("rate"),
+		Retries:      c.Int("retries"),
+		Timeout:      c.Duration("timeout"),
+		AllStates:    c.Bool("all-states"),
+		Seed:         c.Uint64("seed"),
+		Stdin:        env.Stdin,
+		Out:          out,
+		Log:          env.Log,
+		Now:          env.Now,
+		Tool:         event.Tool{Name: "picket-probe", Version: tool.Version()},
+	}
+	cfg, err := scan.Setup(ctx, opts)
+	if err != nil {
+		return tool.WithCode(tool.ExitUsage, err)
+	}
+	if env.StderrTerminal && !c.Bool("quiet") {
+		cfg.Progress = progressLine(env.Stderr)
+	}
+	if _, err := scan.Run(ctx, cfg); err != nil {
+		return err
+	}
+	if cause := context.Cause(ctx); cause != nil {
+		return cause
+	}
+	return nil
+}
+
+// progressLine returns a progress callback that redraws one line on a
+// terminal: probes done of total, rate, time left and open ports found.
+func progressLine(w io.Writer) func(scan.Progress) {
+	return func(p scan.Progress) {
+		secs := p.Elapsed.Seconds()
+		rate := 0.0
+		if secs > 0 {
+			rate = float64(p.Done) / secs
+		}
+		eta := "-"
+		if rate > 0 && p.Total >= p.Done {
+			eta = (time.Duration(float64(p.Total-p.Done)/rate) * time.Second).Round(time.Second).String()
+		}
+		pct := 0.0
+		if p.Total > 0 {
+			pct = 100 * float64(p.Done) / float64(p.Total)
+		}
+		fmt.Fprintf(w, "\r\x1b[Kprobe: %s %d/%d (%.1f%%) %.0f/s ETA %s open %d", p.Phase, p.Done, p.Total, pct, rate, eta, p.Open)
+		if p.Final {
+			fmt.Fprint(w, "\r\x1b[K")
+		}
+	}
+}

@@ -1,0 +1,83 @@
+// Package labnet gives tests that send packets a private network
+// namespace, so that a scan of 127.0.0.1 reaches only the listeners the
+// test opened and nothing else on the machine.
+//
+// A test package calls Main from its TestMain. When the test binary is not
+// already in a namespace of its own, Main runs it again under
+// `unshare --net` (as root, or with --map-root-user where user
+// namespaces are allowed), brings loopback up there, and exits with the
+// child's status. If no namespace can be made, the tests that need one
+// fail rather than scan the host's real loopback.
+package labnet
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const envMark = "PICKET_LABNET"
+
+// Main runs the package's tests inside a private network namespace.
+func Main(m *testing.M) {
+	if Private() {
+		os.Exit(m.Run())
+	}
+	if os.Getenv(envMark) != "" {
+		// Re-executed but still not private: run, and let Require fail
+		// the tests that scan.
+		os.Exit(m.Run())
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "labnet: unshare(1) not found; tests that scan will fail")
+		os.Exit(m.Run())
+	}
+	args := []string{"--net"}
+	if os.Geteuid() != 0 {
+		args = append(args, "--map-root-user")
+	}
+	script := `ip link set lo up 2>/dev/null || ifconfig lo up 2>/dev/null; exec "$0" "$@"`
+	args = append(args, "--", "sh", "-c", script, os.Args[0])
+	args = append(args, os.Args[1:]...)
+	cmd := exec.Command(unshare, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), envMark+"=1")
+	if err := cmd.Run(); err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			os.Exit(ee.ExitCode())
+		}
+		fmt.Fprintf(os.Stderr, "labnet: run tests under unshare: %v; tests that scan will fail\n", err)
+		os.Exit(m.Run())
+	}
+	os.Exit(0)
+}
+
+// Private reports whether this process is in a network namespace whose
+// only interface is loopback: there, packets cannot reach any other host,
+// and only listeners started inside answer.
+func Private() bool {
+	data, err := os.ReadFile("/proc/self/net/dev")
+	if err != nil {
+		return false
+	}
+	var ifaces []string
+	for _, line := range strings.Split(string(data), "\n") {
+		name, _, ok := strings.Cut(line, ":")
+		if ok {
+			ifaces = append(ifaces, strings.TrimSpace(name))
+		}
+	}
+	return len(ifaces) == 1 && ifaces[0] == "lo"
+}
+
+// Require fails the test unless it runs in a private network namespace.
+func Require(t testing.TB) {
+	t.Helper()
+	if !Private() {
+		t.Fatal("this test scans loopback and must run in a private network namespace " +
+			"(use labnet.Main in TestMain, or run: unshare --net sh -c 'ip link set lo up; go test ./...')")
+	}
+}

@@ -1,0 +1,458 @@
+package scan
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/picketscan/picket/lib/event"
+	"github.com/picketscan/picket/lib/internal/labnet"
+	"github.com/picketscan/picket/lib/tool"
+)
+
+func TestMain(m *testing.M) { labnet.Main(m) }
+
+// listen opens a TCP listener on addr (port 0 picks one) that accepts
+// and closes connections, recording the local address each reached.
+func listen(t *testing.T, addr string) (port uint16, hits func() []netip.Addr) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []netip.Addr
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			ap := c.LocalAddr().(*net.TCPAddr).AddrPort()
+			mu.Lock()
+			got = append(got, ap.Addr().Unmap())
+			mu.Unlock()
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	return uint16(ln.Addr().(*net.TCPAddr).Port), func() []netip.Addr {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(got)
+	}
+}
+
+// closedPort returns a port with no listener: one the test bound and
+// released. The namespace is private, so nothing else takes it.
+func closedPort(t *testing.T) uint16 {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	return uint16(p)
+}
+
+// blackholedPort returns a port whose listener never accepts and whose
+// accept queue is full, so the kernel drops further SYNs unanswered:
+// to a connect scan it looks exactly like a firewall's DROP.
+func blackholedPort(t *testing.T) uint16 {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := sa.(*unix.SockaddrInet4).Port
+	// A backlog of 0 holds one connection; fill it, then check that a
+	// further connect really goes unanswered.
+	for i := 0; i < 4; i++ {
+		c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 200*time.Millisecond)
+		if err != nil {
+			break
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	if _, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 200*time.Millisecond); err == nil {
+		t.Fatal("could not fill the accept queue of the blackholed port")
+	}
+	return uint16(port)
+}
+
+type result struct {
+	start event.ScanStart
+	end   event.ScanEnd
+	hosts []event.Host
+	ports []event.Port
+	raw   []string
+}
+
+// portState returns the reported state of ip:port, or "" if none.
+func (r result) portState(ip string, port uint16) string {
+	for _, p := range r.ports {
+		if p.IP == ip && p.Port == port {
+			return p.State + "/" + p.Reason
+		}
+	}
+	return ""
+}
+
+func parse(t *testing.T, out []byte) result {
+	t.Helper()
+	var r result
+	for i, line := range bytes.Split(bytes.TrimSuffix(out, []byte("\n")), []byte("\n")) {
+		r.raw = append(r.raw, string(line))
+		var head struct{ Type, Phase string }
+		if err := json.Unmarshal(line, &head); err != nil {
+			t.Fatalf("line %d is not JSON: %v: %s", i+1, err, line)
+		}
+		var err error
+		switch {
+		case head.Type == "scan" && head.Phase == "start":
+			err = json.Unmarshal(line, &r.start)
+		case head.Type == "scan" && head.Phase == "end":
+			err = json.Unmarshal(line, &r.end)
+		case head.Type == "host":
+			var h event.Host
+			err = json.Unmarshal(line, &h)
+			r.hosts = append(r.hosts, h)
+		case head.Type == "port":
+			var p event.Port
+			err = json.Unmarshal(line, &p)
+			r.ports = append(r.ports, p)
+		default:
+			t.Fatalf("line %d has unexpected type %q", i+1, head.Type)
+		}
+		if err != nil {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+	}
+	if r.start.ScanID == "" || r.end.ScanID != r.start.ScanID {
+		t.Fatalf("scan start/end missing or with different ids:\n%s", out)
+	}
+	if r.raw[0] != mustJSON(t, r.start) {
+		t.Fatalf("first line is not the scan start: %s", r.raw[0])
+	}
+	if r.raw[len(r.raw)-1] != mustJSON(t, r.end) {
+		t.Fatalf("last line is not the scan end: %s", r.raw[len(r.raw)-1])
+	}
+	for _, h := range r.hosts {
+		if h.ScanID != r.start.ScanID {
+			t.Fatalf("host event with another scan id: %+v", h)
+		}
+	}
+	for _, p := range r.ports {
+		if p.ScanID != r.start.ScanID || p.Proto != "tcp" {
+			t.Fatalf("bad port event: %+v", p)
+		}
+	}
+	return r
+}
+
+func mustJSON(t *testing.T, v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// fakeResolver answers from a fixed table; no DNS traffic leaves the
+// test.
+type fakeResolver map[string]string
+
+func (f fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	if a, ok := f[host]; ok {
+		return []netip.Addr{netip.MustParseAddr(a)}, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+
+func (f fakeResolver) LookupAddr(_ context.Context, addr string) ([]string, error) {
+	for name, a := range f {
+		if a == addr {
+			return []string{name + "."}, nil
+		}
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: addr, IsNotFound: true}
+}
+
+func baseOptions(ports string, targets ...string) Options {
+	return Options{
+		Targets:     targets,
+		Ports:       ports,
+		NoPing:      true,
+		NoDNS:       true,
+		Concurrency: 64,
+		Retries:     1,
+		Timeout:     300 * time.Millisecond,
+		Resolver:    fakeResolver{},
+		Tool:        event.Tool{Name: "picket-probe", Version: "test"},
+	}
+}
+
+func runScan(t *testing.T, ctx context.Context, o Options) (result, event.Stats, error) {
+	t.Helper()
+	labnet.Require(t)
+	var buf bytes.Buffer
+	o.Out = event.NewWriter(&buf)
+	cfg, err := Setup(ctx, o)
+	if err != nil {
+		t.Fatalf("setup: %v", err)
+	}
+	stats, err := Run(ctx, cfg)
+	return parse(t, buf.Bytes()), stats, err
+}
+
+func TestScanReportsPortStates(t *testing.T) {
+	labnet.Require(t)
+	open1, _ := listen(t, "127.0.0.1:0")
+	open2, _ := listen(t, "127.0.0.1:0")
+	closed := closedPort(t)
+	filtered := blackholedPort(t)
+	spec := fmt.Sprintf("%d,%d,%d,%d", open1, open2, closed, filtered)
+
+	tests := []struct {
+		name      string
+		allStates bool
+		want      map[uint16]string
+	}{
+		{"open only by default", false, map[uint16]string{
+			open1: "open/syn-ack", open2: "open/syn-ack", closed: "", filtered: "",
+		}},
+		{"all states", true, map[uint16]string{
+			open1: "open/syn-ack", open2: "open/syn-ack", closed: "closed/conn-refused", filtered: "filtered/no-response",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := baseOptions(spec, "127.0.0.1")
+			o.AllStates = tc.allStates
+			r, stats, err := runScan(t, context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for port, want := range tc.want {
+				if got := r.portState("127.0.0.1", port); got != want {
+					t.Errorf("port %d: got %q, want %q", port, got, want)
+				}
+			}
+			wantPorts := 2
+			if tc.allStates {
+				wantPorts = 4
+			}
+			if len(r.ports) != wantPorts {
+				t.Errorf("got %d port events, want %d:\n%v", len(r.ports), wantPorts, r.raw)
+			}
+			if !r.end.Complete || r.end.Interrupted != "" {
+				t.Errorf("scan end: complete=%v interrupted=%q, want a complete scan", r.end.Complete, r.end.Interrupted)
+			}
+			want := event.Stats{HostsTotal: 1, HostsUp: 1, Open: 2, Closed: 1, Filtered: 1, Probes: 5, Retries: 1}
+			stats.ElapsedMS = 0
+			if stats != want {
+				t.Errorf("stats = %+v, want %+v", stats, want)
+			}
+			if len(r.hosts) != 1 || r.hosts[0].State != "up" || r.hosts[0].IP != "127.0.0.1" {
+				t.Errorf("host events = %+v, want 127.0.0.1 up", r.hosts)
+			}
+			sc := r.start.Scope
+			if sc.Method != "connect" || sc.Discovery != "none" || !slices.Equal(sc.Targets, []string{"127.0.0.1"}) {
+				t.Errorf("scope = %+v", sc)
+			}
+			if r.start.Schema != event.SchemaVersion || r.start.Tool.Name != "picket-probe" {
+				t.Errorf("scan start = %+v", r.start)
+			}
+		})
+	}
+}
+
+func TestScanHonoursExclusions(t *testing.T) {
+	labnet.Require(t)
+	// One listener on every loopback address; it records which
+	// addresses were reached.
+	port, hits := listen(t, "0.0.0.0:0")
+	o := baseOptions(strconv.Itoa(int(port)), "127.0.0.1-6")
+	o.Exclude = []string{"127.0.0.2", "127.0.0.4-5"}
+	r, stats, err := runScan(t, context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range r.ports {
+		got = append(got, p.IP)
+	}
+	slices.Sort(got)
+	want := []string{"127.0.0.1", "127.0.0.3", "127.0.0.6"}
+	if !slices.Equal(got, want) {
+		t.Errorf("open on %v, want %v", got, want)
+	}
+	for _, a := range hits() {
+		if s := a.String(); s == "127.0.0.2" || s == "127.0.0.4" || s == "127.0.0.5" {
+			t.Errorf("excluded address %s was probed", s)
+		}
+	}
+	if stats.Excluded != 3 || stats.HostsTotal != 3 {
+		t.Errorf("stats: excluded=%d hosts_total=%d, want 3 and 3", stats.Excluded, stats.HostsTotal)
+	}
+	if !slices.Equal(r.start.Scope.Exclude, []string{"127.0.0.2", "127.0.0.4-5"}) {
+		t.Errorf("scope exclude = %v", r.start.Scope.Exclude)
+	}
+}
+
+func TestScanDiscoveryAndNames(t *testing.T) {
+	labnet.Require(t)
+	port, _ := listen(t, "0.0.0.0:0")
+	o := baseOptions(strconv.Itoa(int(port)), "lab.test", "127.0.0.2")
+	o.NoPing = false
+	o.NoDNS = false
+	o.Resolver = fakeResolver{"lab.test": "127.0.0.1", "two.lab.test": "127.0.0.2"}
+	r, stats, err := runScan(t, context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.start.Scope.Discovery != "tcp-connect:80,443" {
+		t.Errorf("discovery = %q", r.start.Scope.Discovery)
+	}
+	hosts := map[string]event.Host{}
+	for _, h := range r.hosts {
+		hosts[h.IP] = h
+	}
+	// Ports 80 and 443 are closed in the namespace: a refused connect
+	// proves the host is up.
+	if h := hosts["127.0.0.1"]; h.State != "up" || h.Reason != "conn-refused" || h.Hostname != "lab.test" {
+		t.Errorf("host 127.0.0.1 = %+v", h)
+	}
+	if h := hosts["127.0.0.2"]; h.State != "up" || h.Hostname != "two.lab.test" {
+		t.Errorf("host 127.0.0.2 = %+v, want up with its reverse name", h)
+	}
+	// Port events carry the name the target was given as.
+	for _, p := range r.ports {
+		want := map[string]string{"127.0.0.1": "lab.test", "127.0.0.2": ""}[p.IP]
+		if p.Hostname != want {
+			t.Errorf("port event %s hostname %q, want %q", p.IP, p.Hostname, want)
+		}
+	}
+	if len(r.ports) != 2 || stats.HostsUp != 2 || stats.Probes != 6 {
+		t.Errorf("ports=%d stats=%+v; want 2 open ports, 2 hosts up, 6 probes", len(r.ports), stats)
+	}
+}
+
+func TestScanIPv6(t *testing.T) {
+	labnet.Require(t)
+	port, _ := listen(t, "[::1]:0")
+	o := baseOptions(fmt.Sprintf("%d,%d", port, closedPort(t)), "::1")
+	r, _, err := runScan(t, context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.ports) != 1 || r.ports[0].IP != "::1" || r.ports[0].Port != port {
+		t.Errorf("ports = %+v, want ::1 port %d open", r.ports, port)
+	}
+}
+
+func TestScanInterrupted(t *testing.T) {
+	labnet.Require(t)
+	open, _ := listen(t, "127.0.0.1:0")
+	filtered := blackholedPort(t)
+	o := baseOptions(fmt.Sprintf("%d,%d", open, filtered), "127.0.0.1")
+	o.Timeout = 30 * time.Second
+	ctx, cancel := context.WithCancelCause(context.Background())
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		cancel(&tool.SignalError{Signal: syscall.SIGINT})
+	}()
+	began := time.Now()
+	r, _, err := runScan(t, ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took > 10*time.Second {
+		t.Errorf("scan took %v after cancellation; it must stop promptly", took)
+	}
+	if r.end.Complete || r.end.Interrupted != "SIGINT" {
+		t.Errorf("scan end = %+v, want complete=false interrupted=SIGINT", r.end)
+	}
+	if r.portState("127.0.0.1", open) != "open/syn-ack" {
+		t.Errorf("the open port found before the interrupt was not reported: %v", r.raw)
+	}
+}
+
+// failWriter fails every write, as a closed stdout does.
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, syscall.EPIPE }
+
+func TestScanStopsOnWriteError(t *testing.T) {
+	labnet.Require(t)
+	o := baseOptions("1-2000", "127.0.0.1")
+	o.AllStates = true
+	o.Out = event.NewWriter(failWriter{})
+	cfg, err := Setup(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats, err := Run(context.Background(), cfg)
+	if !errors.Is(err, syscall.EPIPE) {
+		t.Fatalf("err = %v, want EPIPE", err)
+	}
+	if stats.Probes >= 2000 {
+		t.Errorf("sent %d probes after the output failed; want the scan to stop", stats.Probes)
+	}
+}
+
+func TestSetupRejectsBadInput(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*Options)
+		want string
+	}{
+		{"unknown method", func(o *Options) { o.Method = "syn" }, `unknown --method "syn"`},
+		{"udp ports", func(o *Options) { o.Ports = "U:53" }, "UDP ports need a UDP method"},
+		{"bad port", func(o *Options) { o.Ports = "70000" }, "bad port spec"},
+		{"ports and top", func(o *Options) { o.TopPorts = 10 }, "-p and --top-ports"},
+		{"no targets", func(o *Options) { o.Targets = nil }, "no targets"},
+		{"bad target", func(o *Options) { o.Targets = []string{"10.0.0.300"} }, "argument 1"},
+		{"missing list", func(o *Options) { o.InputList = "/nonexistent/list" }, "/nonexistent/list"},
+		{"zero concurrency", func(o *Options) { o.Concurrency = 0 }, "--concurrency"},
+		{"everything excluded ports", func(o *Options) { o.ExcludePorts = "1-100" }, "no ports left"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := baseOptions("80", "127.0.0.1")
+			tc.edit(&o)
+			o.Out = event.NewWriter(&bytes.Buffer{})
+			_, err := Setup(context.Background(), o)
+			if err == nil || !bytes.Contains([]byte(err.Error()), []byte(tc.want)) {
+				t.Fatalf("err = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
