@@ -18,7 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/picketscan/picket/lib/event"
-	"github.com/picketscan/picket/lib/internal/labnet"
+	"github.com/picketscan/picket/lib/labnet"
 	"github.com/picketscan/picket/lib/tool"
 )
 

@@ -1,0 +1,325 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/picketscan/picket/lib/event"
+	"github.com/picketscan/picket/lib/labnet"
+)
+
+var probeBin string
+
+// TestMain builds the probe binary once and runs the tests in a private
+// network namespace, so that they exercise the real program: flag
+// parsing, signals, exit codes and a closed stdout.
+func TestMain(m *testing.M) {
+	if labnet.Private() || os.Getenv("PICKET_LABNET") != "" {
+		dir, err := os.MkdirTemp("", "probe-test")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		probeBin = filepath.Join(dir, "probe")
+		out, err := exec.Command("go", "build", "-o", probeBin, ".").CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "build probe: %v\n%s", err, out)
+			os.Exit(1)
+		}
+		code := 0
+		defer func() { os.RemoveAll(dir); os.Exit(code) }()
+		code = m.Run()
+		return
+	}
+	labnet.Main(m)
+}
+
+func listenOn(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// dropPort returns a port that never answers: its listener's accept
+// queue is full, so further SYNs are dropped.
+func dropPort(t *testing.T) int {
+	t.Helper()
+	lc := net.ListenConfig{}
+	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	raw, err := ln.(*net.TCPListener).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.Control(func(fd uintptr) { syscall.Listen(int(fd), 0) })
+	addr := ln.Addr().String()
+	for i := 0; i < 4; i++ {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err != nil {
+			break
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+		c.Close()
+		t.Fatal("accept queue did not fill")
+	}
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+type run struct {
+	code   int
+	stdout string
+	stderr string
+}
+
+func probe(t *testing.T, args ...string) run {
+	t.Helper()
+	labnet.Require(t)
+	cmd := exec.Command(probeBin, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return run{code, out.String(), errb.String()}
+}
+
+func lastEvent(t *testing.T, stdout string) map[string]any {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	var m map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &m); err != nil {
+		t.Fatalf("last line %q: %v", lines[len(lines)-1], err)
+	}
+	return m
+}
+
+func TestCommandLine(t *testing.T) {
+	open := listenOn(t)
+	tests := []struct {
+		name       string
+		args       []string
+		code       int
+		stdoutHas  []string
+		stderrHas  []string
+		stderrNone bool
+	}{
+		{"scan with flags after the target", []string{"127.0.0.1", "-n", "-Pn", "-p" + strconv.Itoa(open)}, 0,
+			[]string{fmt.Sprintf(`"port":%d,"proto":"tcp","state":"open"`, open), `"complete":true`}, nil, true},
+		{"nmap-style -p- parses", []string{"-n", "-Pn", "--timeout", "1ms", "--retries", "0", "-p-", "--exclude-ports", "1-65535", "127.0.0.1"}, 2,
+			nil, []string{"no ports left to scan"}, false},
+		{"version", []string{"--version"}, 0, []string{"probe version"}, nil, true},
+		{"help has examples and exit codes", []string{"--help"}, 0, []string{"Examples:", "probe -n -p 22,80,443 127.0.0.1", "130  interrupted"}, nil, true},
+		{"no targets", []string{"-p", "22"}, 2, nil, []string{"probe: no targets given", "--help"}, false},
+		{"bad target names its place", []string{"-n", "127.0.0.1", "10.0.0.999"}, 2, nil, []string{`argument 2`, `10.0.0.999`}, false},
+		{"bad port spec", []string{"-p", "22-x", "127.0.0.1"}, 2, nil, []string{`bad port spec "22-x"`}, false},
+		{"unknown flag", []string{"--bogus", "127.0.0.1"}, 2, nil, []string{"flag provided but not defined: -bogus"}, false},
+		{"bad log format", []string{"--log-format", "xml", "-p", "1", "127.0.0.1"}, 2, nil, []string{`bad --log-format "xml"`}, false},
+		{"missing target file", []string{"-iL", "/nonexistent/targets.txt"}, 2, nil, []string{"/nonexistent/targets.txt"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := probe(t, tc.args...)
+			if r.code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", r.code, tc.code, r.stdout, r.stderr)
+			}
+			for _, s := range tc.stdoutHas {
+				if !strings.Contains(r.stdout, s) {
+					t.Errorf("stdout lacks %q:\n%s", s, r.stdout)
+				}
+			}
+			for _, s := range tc.stderrHas {
+				if !strings.Contains(r.stderr, s) {
+					t.Errorf("stderr lacks %q:\n%s", s, r.stderr)
+				}
+			}
+			if tc.stderrNone && r.stderr != "" {
+				t.Errorf("stderr not empty (no progress line off a terminal): %q", r.stderr)
+			}
+			if tc.code == 2 && strings.Count(strings.TrimSpace(r.stderr), "\n") > 1 {
+				t.Errorf("usage error should be one line plus a hint:\n%s", r.stderr)
+			}
+		})
+	}
+}
+
+func TestTargetListFromStdin(t *testing.T) {
+	labnet.Require(t)
+	open := listenOn(t)
+	cmd := exec.Command(probeBin, "-n", "-Pn", "-p", strconv.Itoa(open), "-iL", "-", "--exclude", "127.0.0.2")
+	cmd.Stdin = strings.NewReader("# lab hosts\n127.0.0.1 127.0.0.2\n\t127.0.0.3\n")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The listener is on 127.0.0.1 only; 127.0.0.3 refuses, which
+	// still shows it up; 127.0.0.2 is excluded and never probed.
+	o := string(out)
+	if strings.Count(o, `"state":"open"`) != 1 || !strings.Contains(o, `"ip":"127.0.0.3","state":"up"`) ||
+		strings.Contains(o, `"ip":"127.0.0.2"`) || !strings.Contains(o, `"hosts_total":2,"hosts_up":2,"excluded":1`) {
+		t.Fatalf("want 127.0.0.1 open, .3 up, .2 excluded:\n%s", out)
+	}
+	if !strings.Contains(string(out), `"targets":["127.0.0.1","127.0.0.2","127.0.0.3"],"exclude":["127.0.0.2"]`) {
+		t.Errorf("scope does not list the targets read from stdin:\n%s", out)
+	}
+}
+
+func TestSignals(t *testing.T) {
+	tests := []struct {
+		sig  syscall.Signal
+		name string
+		code int
+	}{
+		{syscall.SIGINT, "SIGINT", 130},
+		{syscall.SIGTERM, "SIGTERM", 143},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			labnet.Require(t)
+			open := listenOn(t)
+			drop := dropPort(t)
+			cmd := exec.Command(probeBin, "-n", "-Pn", "--timeout", "60s", "-p", fmt.Sprintf("%d,%d", open, drop), "127.0.0.1")
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			sc := bufio.NewScanner(stdout)
+			var lines []string
+			// Wait for the open port's event: by then the scan is
+			// waiting on the dropped port.
+			for sc.Scan() {
+				lines = append(lines, sc.Text())
+				if strings.Contains(sc.Text(), `"type":"port"`) {
+					break
+				}
+			}
+			if err := cmd.Process.Signal(tc.sig); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() {
+				for sc.Scan() {
+					lines = append(lines, sc.Text())
+				}
+				done <- cmd.Wait()
+			}()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				t.Fatal("probe did not stop within 10s of the signal")
+			}
+			if code := cmd.ProcessState.ExitCode(); code != tc.code {
+				t.Errorf("exit %d, want %d; stderr: %s", code, tc.code, stderr.String())
+			}
+			end := lastEvent(t, strings.Join(lines, "\n"))
+			if end["type"] != "scan" || end["phase"] != "end" || end["complete"] != false || end["interrupted"] != tc.name {
+				t.Errorf("last event = %v, want scan end with complete=false interrupted=%s", end, tc.name)
+			}
+			if stderr.Len() != 0 {
+				t.Errorf("stderr = %q, want nothing", stderr.String())
+			}
+		})
+	}
+}
+
+func TestClosedStdoutEndsQuietly(t *testing.T) {
+	labnet.Require(t)
+	cmd := exec.Command(probeBin, "-n", "-Pn", "--all-states", "-p-", "127.0.0.1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Read the first line, as `| head -1` does, then hang up.
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.Contains(line, `"phase":"start"`) {
+		t.Fatalf("first line %q, %v", line, err)
+	}
+	stdout.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("probe ended with %v after its reader went away; want exit 0", err)
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("probe kept running after stdout closed")
+	}
+	if stderr.Len() != 0 {
+		t.Errorf("stderr = %q, want nothing", stderr.String())
+	}
+}
+
+func TestEventsAreValidContract(t *testing.T) {
+	open := listenOn(t)
+	r := probe(t, "-n", "-p", fmt.Sprintf("%d", open), "127.0.0.1")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	rd := event.NewReader(strings.NewReader(r.stdout), "stdout", event.ReaderOptions{Strict: true})
+	var types []string
+	for {
+		l, err := rd.Next()
+		if err != nil {
+			if err.Error() == "EOF" {
+				break
+			}
+			t.Fatalf("probe wrote a line the contract rejects: %v", err)
+		}
+		types = append(types, l.Type)
+		ts := l.Get("time").String()
+		if _, err := time.Parse(time.RFC3339Nano, ts); err != nil || !strings.HasSuffix(ts, "Z") || len(ts) != len(event.TimeLayout) {
+			t.Errorf("line %d: time %q is not RFC 3339 UTC with nanoseconds", l.Num, ts)
+		}
+		if !l.Get("scan_id").Exists() {
+			t.Errorf("line %d has no scan_id", l.Num)
+		}
+	}
+	if want := "scan host port scan"; strings.Join(types, " ") != want {
+		t.Errorf("event types %v, want %s", types, want)
+	}
+}
