@@ -1,0 +1,403 @@
+// Package targets turns Nmap-style target specifications into the list of
+// addresses a scan covers.
+//
+// A specification is an address, a CIDR block, an IPv4 octet range or a
+// host name (see ParseSpec). Build parses a list of them, resolves the
+// names, applies exclusions, and returns a Set that enumerates the
+// addresses lazily: a /8 or an IPv6 /104 is never expanded into memory.
+//
+// Decisions where Nmap leaves room:
+//   - A target name stands for one address, the first IPv4 address it
+//     resolves to or else the first IPv6 one, and that address is reported
+//     with the name. With a prefix (example.com/28) the block around that
+//     address is scanned, and only the resolved address carries the name.
+//   - A target name that does not resolve is reported through Config.Warn
+//     and skipped, as Nmap does. An exclusion name that does not resolve
+//     is an error: scanning something the user meant to leave alone is
+//     worse than not scanning.
+//   - An exclusion name excludes every address it resolves to.
+//   - The targets may cover at most MaxLen (2^63) addresses in all, so an
+//     IPv6 target prefix must be /65 or longer. Exclusions have no limit.
+//   - Duplicates are kept: a target given twice is enumerated twice.
+//   - If exclusions remove every target, Build still succeeds and All
+//     yields nothing; the caller reports a scan of zero hosts.
+package targets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"net"
+	"net/netip"
+	"sync"
+)
+
+// MaxLen is the most addresses a Set may cover.
+const MaxLen = 1 << 63
+
+// ErrNoTargets is returned by Build when no target was given or none is
+// left once names that failed to resolve have been dropped.
+var ErrNoTargets = errors.New("no targets to scan")
+
+// Resolver looks up host names. *net.Resolver satisfies it.
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+var _ Resolver = (*net.Resolver)(nil)
+
+// Config is the input of Build.
+type Config struct {
+	// Targets are the target specifications, in scan order.
+	Targets []Source
+	// Exclude are the exclusion specifications.
+	Exclude []Source
+	// Resolver resolves host names; nil means net.DefaultResolver.
+	Resolver Resolver
+	// Warn, if set, receives one-line messages about targets that were
+	// skipped, such as names that did not resolve.
+	Warn func(msg string)
+}
+
+// Target is one address to scan.
+type Target struct {
+	Addr netip.Addr
+	// Name is the host name the address was given as, "" otherwise.
+	Name string
+}
+
+// block is one target specification, resolved, with its position in the
+// whole list.
+type block struct {
+	start uint64 // index of the block's first address in the Set
+	n     uint64
+	spec  Spec // KindAddr, KindPrefix or KindRange
+	name  string
+	named netip.Addr // the address that carries name
+}
+
+// Set is a lazily enumerable list of targets with its exclusions. It is
+// safe for concurrent use once built.
+type Set struct {
+	blocks  []block
+	total   uint64
+	specs   []string
+	exSpecs []string
+	ex      excluder
+}
+
+// Build parses c.Targets and c.Exclude, resolves the host names among
+// them (concurrently, each distinct name once) and returns the Set. Syntax
+// errors are reported before any name is looked up. Errors name the
+// Source's Where and text; see the package documentation for how names
+// that fail to resolve are treated.
+func Build(ctx context.Context, c Config) (*Set, error) {
+	if len(c.Targets) == 0 {
+		return nil, ErrNoTargets
+	}
+	resolver := c.Resolver
+	if resolver == nil {
+		resolver = net.DefaultResolver
+	}
+	warn := c.Warn
+	if warn == nil {
+		warn = func(string) {}
+	}
+	tspecs, err := parseAll(c.Targets, false)
+	if err != nil {
+		return nil, err
+	}
+	xspecs, err := parseAll(c.Exclude, true)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, s := range append(tspecs[:len(tspecs):len(tspecs)], xspecs...) {
+		if s.kind == KindName {
+			names = append(names, s.name)
+		}
+	}
+	found, err := resolveAll(ctx, resolver, names)
+	if err != nil {
+		return nil, err
+	}
+
+	s := &Set{
+		specs:   texts(c.Targets),
+		exSpecs: texts(c.Exclude),
+	}
+	for i, sp := range xspecs {
+		if err := s.exclude(c.Exclude[i], sp, found[sp.name]); err != nil {
+			return nil, err
+		}
+	}
+	s.ex.finish()
+
+	unresolved := 0
+	for i, sp := range tspecs {
+		src := c.Targets[i]
+		b := block{spec: sp}
+		if sp.kind == KindName {
+			l := found[sp.name]
+			if l.err != nil {
+				warn(fmt.Sprintf("%s: resolve %q: %v", src.Where, sp.name, l.err))
+				unresolved++
+				continue
+			}
+			b, err = nameBlock(src, sp, l.addrs)
+			if err != nil {
+				return nil, err
+			}
+		}
+		n, ok := b.spec.Len()
+		if !ok {
+			return nil, &SpecError{Where: src.Where, Text: src.Text, Reason: tooLarge(b.spec)}
+		}
+		if n > MaxLen-s.total {
+			return nil, fmt.Errorf("%s: targets cover more than 2^63 addresses in all", src.Where)
+		}
+		b.start, b.n = s.total, n
+		s.total += n
+		s.blocks = append(s.blocks, b)
+	}
+	if len(s.blocks) == 0 {
+		return nil, fmt.Errorf("%w: no target name resolved (%d tried)", ErrNoTargets, unresolved)
+	}
+	return s, nil
+}
+
+func texts(srcs []Source) []string {
+	out := make([]string, len(srcs))
+	for i, s := range srcs {
+		out[i] = s.Text
+	}
+	return out
+}
+
+func parseAll(srcs []Source, exclude bool) ([]Spec, error) {
+	out := make([]Spec, len(srcs))
+	for i, src := range srcs {
+		sp, err := ParseSpec(src.Text)
+		if err != nil {
+			var se *SpecError
+			if errors.As(err, &se) {
+				se.Where, se.Exclude = src.Where, exclude
+			}
+			return nil, err
+		}
+		out[i] = sp
+	}
+	return out, nil
+}
+
+func tooLarge(sp Spec) string {
+	return fmt.Sprintf("prefix /%d covers 2^%d addresses, more than the limit of 2^63 (use /65 or longer)",
+		sp.bits, sp.addr.BitLen()-sp.bits)
+}
+
+// prefixFor applies a name's prefix length to one of its addresses.
+func prefixFor(src Source, exclude bool, sp Spec, a netip.Addr) (netip.Prefix, error) {
+	if a.Is4() && sp.bits > 32 {
+		return netip.Prefix{}, &SpecError{Where: src.Where, Text: src.Text, Exclude: exclude,
+			Reason: fmt.Sprintf("prefix /%d is over 32 for IPv4 address %s", sp.bits, a)}
+	}
+	return netip.PrefixFrom(a.WithZone(""), sp.bits).Masked(), nil
+}
+
+// nameBlock turns a resolved target name into a block: Nmap's choice of
+// the first IPv4 address, else the first IPv6 one.
+func nameBlock(src Source, sp Spec, addrs []netip.Addr) (block, error) {
+	a := addrs[0]
+	for _, x := range addrs {
+		if x.Is4() {
+			a = x
+			break
+		}
+	}
+	b := block{name: sp.name, named: a}
+	if sp.bits < 0 {
+		b.spec = Spec{text: sp.text, kind: KindAddr, addr: a, bits: -1}
+		return b, nil
+	}
+	p, err := prefixFor(src, false, sp, a)
+	if err != nil {
+		return block{}, err
+	}
+	b.spec = Spec{text: sp.text, kind: KindPrefix, addr: p.Addr(), bits: p.Bits()}
+	return b, nil
+}
+
+func (s *Set) exclude(src Source, sp Spec, l lookup) error {
+	switch sp.kind {
+	case KindAddr:
+		s.ex.addAddr(sp.addr)
+	case KindPrefix:
+		s.ex.addPrefix(sp.Prefix())
+	case KindRange:
+		s.ex.ranges = append(s.ex.ranges, sp.oct)
+	case KindName:
+		if l.err != nil {
+			return fmt.Errorf("%s: resolve exclusion %q: %w", src.Where, sp.name, l.err)
+		}
+		for _, a := range l.addrs {
+			if sp.bits < 0 {
+				s.ex.addAddr(a)
+				continue
+			}
+			p, err := prefixFor(src, true, sp, a)
+			if err != nil {
+				return err
+			}
+			s.ex.addPrefix(p)
+		}
+	}
+	return nil
+}
+
+// lookup is the outcome of resolving one name: at least one address, or
+// an error.
+type lookup struct {
+	addrs []netip.Addr
+	err   error
+}
+
+// maxLookups bounds the concurrent lookups of one Build.
+const maxLookups = 8
+
+// resolveAll looks up each distinct name once, a few at a time. Lookup
+// failures are recorded per name; only the end of ctx fails the whole.
+func resolveAll(ctx context.Context, r Resolver, names []string) (map[string]lookup, error) {
+	found := make(map[string]lookup, len(names))
+	var todo []string
+	for _, n := range names {
+		if _, ok := found[n]; !ok {
+			found[n] = lookup{}
+			todo = append(todo, n)
+		}
+	}
+	if len(todo) == 0 {
+		return found, nil
+	}
+	results := make([]lookup, len(todo))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(maxLookups, len(todo)) {
+		wg.Go(func() {
+			for i := range next {
+				results[i] = resolveOne(ctx, r, todo[i])
+			}
+		})
+	}
+feed:
+	for i := range todo {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("resolve targets: %w", err)
+	}
+	for i, n := range todo {
+		found[n] = results[i]
+	}
+	return found, nil
+}
+
+func resolveOne(ctx context.Context, r Resolver, name string) lookup {
+	addrs, err := r.LookupNetIP(ctx, "ip", name)
+	if err != nil {
+		return lookup{err: err}
+	}
+	// The standard resolver returns IPv4 answers in their IPv4-mapped
+	// form; they are IPv4 targets.
+	out := make([]netip.Addr, 0, len(addrs))
+	for _, a := range addrs {
+		if a.IsValid() {
+			out = append(out, a.Unmap())
+		}
+	}
+	if len(out) == 0 {
+		return lookup{err: errors.New("no addresses")}
+	}
+	return lookup{addrs: out}
+}
+
+// Len returns the number of addresses the target specifications cover,
+// duplicates included, before exclusions.
+func (s *Set) Len() uint64 { return s.total }
+
+// At returns the i-th target in specification order, before exclusions
+// (check Excluded), or the zero Target if i >= Len(). Within an octet
+// range the last octet varies fastest.
+func (s *Set) At(i uint64) Target {
+	if i >= s.total {
+		return Target{}
+	}
+	lo, hi := 0, len(s.blocks)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if s.blocks[m].start <= i {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	b := &s.blocks[lo-1]
+	return b.target(b.spec.At(i - b.start))
+}
+
+func (b *block) target(a netip.Addr) Target {
+	if b.name != "" && a == b.named {
+		return Target{Addr: a, Name: b.name}
+	}
+	return Target{Addr: a}
+}
+
+// Excluded reports whether a is covered by an exclusion. Zones are
+// ignored and an IPv4-mapped address is also tested as IPv4. It takes a
+// binary search over the address and prefix exclusions plus one bitmap
+// test per octet-range exclusion.
+func (s *Set) Excluded(a netip.Addr) bool { return s.ex.contains(a) }
+
+// All yields every target that is not excluded, in specification order.
+// A run of addresses inside one excluded interval is skipped at once
+// rather than tested address by address.
+func (s *Set) All() iter.Seq[Target] {
+	return func(yield func(Target) bool) {
+		for bi := range s.blocks {
+			b := &s.blocks[bi]
+			for j := uint64(0); j < b.n; j++ {
+				a := b.spec.At(j)
+				if s.ex.empty() || !s.ex.contains(a) {
+					if !yield(b.target(a)) {
+						return
+					}
+					continue
+				}
+				if b.spec.kind == KindRange {
+					continue
+				}
+				k := s.ex.spanOf(a.WithZone(""))
+				if k < 0 {
+					continue
+				}
+				dhi, dlo := distance(a, s.ex.spans[k].hi)
+				if dhi != 0 || dlo >= b.n-j-1 {
+					break
+				}
+				j += dlo
+			}
+		}
+	}
+}
+
+// Specs returns the target specifications as given, in order.
+func (s *Set) Specs() []string { return append([]string(nil), s.specs...) }
+
+// ExcludeSpecs returns the exclusion specifications as given, in order.
+func (s *Set) ExcludeSpecs() []string { return append([]string(nil), s.exSpecs...) }
