@@ -2,7 +2,6 @@ package tool
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
@@ -94,9 +93,4 @@ func quoteIfNeeded(s string, value bool) string {
 		return `""`
 	}
 	return s
-}
-
-// Errorf is shorthand used by commands for a formatted error message.
-func Errorf(l *slog.Logger, format string, args ...any) {
-	l.Error(fmt.Sprintf(format, args...))
 }

@@ -119,16 +119,6 @@ func SignalContext(parent context.Context) (ctx context.Context, stop func()) {
 	}
 }
 
-// Interrupted returns the signal name that ended ctx, or "" if ctx was not
-// ended by a signal.
-func Interrupted(ctx context.Context) string {
-	var se *SignalError
-	if errors.As(context.Cause(ctx), &se) {
-		return se.Error()
-	}
-	return ""
-}
-
 // Version returns the version of the running binary: the module version
 // when built with `go install module@version`, otherwise "devel" with the
 // VCS revision when the build recorded one.
