@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,55 +44,6 @@ func TestMain(m *testing.M) {
 	labnet.Main(m)
 }
 
-func listenOn(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	t.Cleanup(func() { ln.Close() })
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// dropPort returns a port that never answers: its listener's accept
-// queue is full, so further SYNs are dropped.
-func dropPort(t *testing.T) int {
-	t.Helper()
-	lc := net.ListenConfig{}
-	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	raw, err := ln.(*net.TCPListener).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw.Control(func(fd uintptr) { syscall.Listen(int(fd), 0) })
-	addr := ln.Addr().String()
-	for i := 0; i < 4; i++ {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err != nil {
-			break
-		}
-		t.Cleanup(func() { c.Close() })
-	}
-	if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-		c.Close()
-		t.Fatal("accept queue did not fill")
-	}
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 type run struct {
 	code   int
 	stdout string
@@ -127,7 +77,7 @@ func lastEvent(t *testing.T, stdout string) map[string]any {
 }
 
 func TestCommandLine(t *testing.T) {
-	open := listenOn(t)
+	open := labnet.Listen(t, "127.0.0.1:0").Port
 	tests := []struct {
 		name       string
 		args       []string
@@ -136,7 +86,7 @@ func TestCommandLine(t *testing.T) {
 		stderrHas  []string
 		stderrNone bool
 	}{
-		{"scan with flags after the target", []string{"127.0.0.1", "-n", "-Pn", "-p" + strconv.Itoa(open)}, 0,
+		{"scan with flags after the target", []string{"127.0.0.1", "-n", "-Pn", "-p" + strconv.Itoa(int(open))}, 0,
 			[]string{fmt.Sprintf(`"port":%d,"proto":"tcp","state":"open"`, open), `"complete":true`}, nil, true},
 		{"nmap-style -p- parses", []string{"-n", "-Pn", "--timeout", "1ms", "--retries", "0", "-p-", "--exclude-ports", "1-65535", "127.0.0.1"}, 2,
 			nil, []string{"no ports left to scan"}, false},
@@ -177,8 +127,8 @@ func TestCommandLine(t *testing.T) {
 
 func TestTargetListFromStdin(t *testing.T) {
 	labnet.Require(t)
-	open := listenOn(t)
-	cmd := exec.Command(probeBin, "-n", "-Pn", "-p", strconv.Itoa(open), "-iL", "-", "--exclude", "127.0.0.2")
+	open := labnet.Listen(t, "127.0.0.1:0").Port
+	cmd := exec.Command(probeBin, "-n", "-Pn", "-p", strconv.Itoa(int(open)), "-iL", "-", "--exclude", "127.0.0.2")
 	cmd.Stdin = strings.NewReader("# lab hosts\n127.0.0.1 127.0.0.2\n\t127.0.0.3\n")
 	out, err := cmd.Output()
 	if err != nil {
@@ -208,8 +158,8 @@ func TestSignals(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			labnet.Require(t)
-			open := listenOn(t)
-			drop := dropPort(t)
+			open := labnet.Listen(t, "127.0.0.1:0").Port
+			drop := labnet.DropPort(t)
 			cmd := exec.Command(probeBin, "-n", "-Pn", "--timeout", "60s", "-p", fmt.Sprintf("%d,%d", open, drop), "127.0.0.1")
 			stdout, err := cmd.StdoutPipe()
 			if err != nil {
@@ -295,7 +245,7 @@ func TestClosedStdoutEndsQuietly(t *testing.T) {
 }
 
 func TestEventsAreValidContract(t *testing.T) {
-	open := listenOn(t)
+	open := labnet.Listen(t, "127.0.0.1:0").Port
 	r := probe(t, "-n", "-p", fmt.Sprintf("%d", open), "127.0.0.1")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)

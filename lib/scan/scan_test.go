@@ -10,12 +10,9 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/picketscan/picket/lib/event"
 	"github.com/picketscan/picket/lib/labnet"
@@ -23,89 +20,6 @@ import (
 )
 
 func TestMain(m *testing.M) { labnet.Main(m) }
-
-// listen opens a TCP listener on addr (port 0 picks one) that accepts
-// and closes connections, recording the local address each reached.
-func listen(t *testing.T, addr string) (port uint16, hits func() []netip.Addr) {
-	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var got []netip.Addr
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			ap := c.LocalAddr().(*net.TCPAddr).AddrPort()
-			mu.Lock()
-			got = append(got, ap.Addr().Unmap())
-			mu.Unlock()
-			c.Close()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	return uint16(ln.Addr().(*net.TCPAddr).Port), func() []netip.Addr {
-		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(got)
-	}
-}
-
-// closedPort returns a port with no listener: one the test bound and
-// released. The namespace is private, so nothing else takes it.
-func closedPort(t *testing.T) uint16 {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	return uint16(p)
-}
-
-// blackholedPort returns a port whose listener never accepts and whose
-// accept queue is full, so the kernel drops further SYNs unanswered:
-// to a connect scan it looks exactly like a firewall's DROP.
-func blackholedPort(t *testing.T) uint16 {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := sa.(*unix.SockaddrInet4).Port
-	// A backlog of 0 holds one connection; fill it, then check that a
-	// further connect really goes unanswered.
-	for i := 0; i < 4; i++ {
-		c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 200*time.Millisecond)
-		if err != nil {
-			break
-		}
-		t.Cleanup(func() { c.Close() })
-	}
-	if _, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 200*time.Millisecond); err == nil {
-		t.Fatal("could not fill the accept queue of the blackholed port")
-	}
-	return uint16(port)
-}
 
 type result struct {
 	start event.ScanStart
@@ -234,10 +148,10 @@ func runScan(t *testing.T, ctx context.Context, o Options) (result, event.Stats,
 
 func TestScanReportsPortStates(t *testing.T) {
 	labnet.Require(t)
-	open1, _ := listen(t, "127.0.0.1:0")
-	open2, _ := listen(t, "127.0.0.1:0")
-	closed := closedPort(t)
-	filtered := blackholedPort(t)
+	open1 := labnet.Listen(t, "127.0.0.1:0").Port
+	open2 := labnet.Listen(t, "127.0.0.1:0").Port
+	closed := labnet.ClosedPort(t)
+	filtered := labnet.DropPort(t)
 	spec := fmt.Sprintf("%d,%d,%d,%d", open1, open2, closed, filtered)
 
 	tests := []struct {
@@ -298,8 +212,8 @@ func TestScanHonoursExclusions(t *testing.T) {
 	labnet.Require(t)
 	// One listener on every loopback address; it records which
 	// addresses were reached.
-	port, hits := listen(t, "0.0.0.0:0")
-	o := baseOptions(strconv.Itoa(int(port)), "127.0.0.1-6")
+	ln := labnet.Listen(t, "0.0.0.0:0")
+	o := baseOptions(strconv.Itoa(int(ln.Port)), "127.0.0.1-6")
 	o.Exclude = []string{"127.0.0.2", "127.0.0.4-5"}
 	r, stats, err := runScan(t, context.Background(), o)
 	if err != nil {
@@ -314,7 +228,7 @@ func TestScanHonoursExclusions(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("open on %v, want %v", got, want)
 	}
-	for _, a := range hits() {
+	for _, a := range ln.Hits() {
 		if s := a.String(); s == "127.0.0.2" || s == "127.0.0.4" || s == "127.0.0.5" {
 			t.Errorf("excluded address %s was probed", s)
 		}
@@ -329,7 +243,7 @@ func TestScanHonoursExclusions(t *testing.T) {
 
 func TestScanDiscoveryAndNames(t *testing.T) {
 	labnet.Require(t)
-	port, _ := listen(t, "0.0.0.0:0")
+	port := labnet.Listen(t, "0.0.0.0:0").Port
 	o := baseOptions(strconv.Itoa(int(port)), "lab.test", "127.0.0.2")
 	o.NoPing = false
 	o.NoDNS = false
@@ -367,8 +281,8 @@ func TestScanDiscoveryAndNames(t *testing.T) {
 
 func TestScanIPv6(t *testing.T) {
 	labnet.Require(t)
-	port, _ := listen(t, "[::1]:0")
-	o := baseOptions(fmt.Sprintf("%d,%d", port, closedPort(t)), "::1")
+	port := labnet.Listen(t, "[::1]:0").Port
+	o := baseOptions(fmt.Sprintf("%d,%d", port, labnet.ClosedPort(t)), "::1")
 	r, _, err := runScan(t, context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
@@ -380,8 +294,8 @@ func TestScanIPv6(t *testing.T) {
 
 func TestScanInterrupted(t *testing.T) {
 	labnet.Require(t)
-	open, _ := listen(t, "127.0.0.1:0")
-	filtered := blackholedPort(t)
+	open := labnet.Listen(t, "127.0.0.1:0").Port
+	filtered := labnet.DropPort(t)
 	o := baseOptions(fmt.Sprintf("%d,%d", open, filtered), "127.0.0.1")
 	o.Timeout = 30 * time.Second
 	ctx, cancel := context.WithCancelCause(context.Background())
