@@ -273,3 +273,30 @@ func TestEventsAreValidContract(t *testing.T) {
 		t.Errorf("event types %v, want %s", types, want)
 	}
 }
+
+func TestProgressLineOnTerminal(t *testing.T) {
+	labnet.Require(t)
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Fatal("script(1) from util-linux is needed to give probe a terminal")
+	}
+	// script runs probe on a pseudo-terminal, so stderr is a terminal;
+	// probe's stdout goes to a file, and the terminal shows only the
+	// progress line.
+	out := filepath.Join(t.TempDir(), "events.ndjson")
+	cmdline := fmt.Sprintf("%s -n -Pn -p- --rate 20000 127.0.0.1 > %s", probeBin, out)
+	tty, err := exec.Command(script, "-qec", cmdline, "/dev/null").Output()
+	if err != nil {
+		t.Fatalf("script: %v\n%s", err, tty)
+	}
+	if !bytes.Contains(tty, []byte("probe: ports ")) || !bytes.Contains(tty, []byte("ETA")) {
+		t.Errorf("no progress line on the terminal: %q", tty)
+	}
+	events, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(events, []byte("ETA")) || !bytes.Contains(events, []byte(`"complete":true`)) {
+		t.Errorf("stdout should hold only events:\n%s", events)
+	}
+}

@@ -370,3 +370,22 @@ func TestSetupRejectsBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestScanRateLimit(t *testing.T) {
+	labnet.Require(t)
+	// 60 closed ports at 40 probes per second cannot finish in less
+	// than about a second and a half, however fast the machine.
+	o := baseOptions("1-60", "127.0.0.1")
+	o.Rate = 40
+	began := time.Now()
+	_, stats, err := runScan(t, context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Probes != 60 {
+		t.Fatalf("probes = %d, want 60", stats.Probes)
+	}
+	if took := time.Since(began); took < 1200*time.Millisecond {
+		t.Errorf("60 probes at --rate 40 took %v; the limit was not applied", took)
+	}
+}
