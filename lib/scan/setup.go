@@ -215,5 +215,11 @@ func readList(path string, stdin io.Reader) ([]targets.Source, error) {
 // NewScanID mints a scan identifier: a ULID, which sorts by its creation
 // time as a string and needs no coordination between scanners.
 func NewScanID(t time.Time) string {
-	return ulid.MustNew(ulid.Timestamp(t), ulid.DefaultEntropy()).String()
+	id, err := ulid.New(ulid.Timestamp(t), ulid.DefaultEntropy())
+	if err != nil {
+		// Only a clock outside the years 1970 to 10889 gets here; the id
+		// is then still unique, though it no longer sorts by time.
+		id = ulid.Make()
+	}
+	return id.String()
 }
