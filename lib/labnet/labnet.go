@@ -81,3 +81,17 @@ func Require(t testing.TB) {
 			"(use labnet.Main in TestMain, or run: unshare --net sh -c 'ip link set lo up; go test ./...')")
 	}
 }
+
+// Route adds a route of the given type ("unreachable", "prohibit",
+// "blackhole") for prefix to the namespace's local table for the rest of
+// the test. Within 127.0.0.0/8 this makes addresses that answer a
+// connect with an ICMP-like error, as routers and firewalls do, without
+// any packet leaving loopback.
+func Route(t testing.TB, kind, prefix string) {
+	t.Helper()
+	Require(t)
+	if out, err := exec.Command("ip", "route", "add", kind, prefix, "table", "local").CombinedOutput(); err != nil {
+		t.Fatalf("ip route add %s %s: %v: %s", kind, prefix, err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "route", "del", kind, prefix, "table", "local").Run() })
+}

@@ -389,3 +389,58 @@ func TestScanRateLimit(t *testing.T) {
 		t.Errorf("60 probes at --rate 40 took %v; the limit was not applied", took)
 	}
 }
+
+func TestScanUnreachableHosts(t *testing.T) {
+	labnet.Route(t, "unreachable", "127.77.0.0/16")
+	labnet.Route(t, "prohibit", "127.78.0.0/16")
+	port := labnet.Listen(t, "127.0.0.1:0").Port
+	targets := []string{"127.77.0.1", "127.78.0.1", "127.0.0.1"}
+
+	t.Run("discovery reports down hosts", func(t *testing.T) {
+		o := baseOptions(strconv.Itoa(int(port)), targets...)
+		o.NoPing, o.AllStates = false, true
+		r, stats, err := runScan(t, context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, h := range r.hosts {
+			got[h.IP] = h.State + "/" + h.Reason
+		}
+		want := map[string]string{
+			"127.77.0.1": "down/host-unreach",
+			"127.78.0.1": "down/admin-prohibited",
+			"127.0.0.1":  "up/conn-refused",
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("hosts = %v, want %v", got, want)
+		}
+		// Down hosts get no port probes.
+		if len(r.ports) != 1 || r.ports[0].IP != "127.0.0.1" || stats.HostsUp != 1 || stats.HostsTotal != 3 {
+			t.Errorf("ports %+v stats %+v; want only 127.0.0.1 scanned", r.ports, stats)
+		}
+		if !r.end.Complete {
+			t.Error("an unreachable host is a result, not an error: the scan is complete")
+		}
+	})
+	t.Run("without discovery the ports are filtered", func(t *testing.T) {
+		o := baseOptions(strconv.Itoa(int(port)), targets...)
+		o.AllStates = true
+		r, stats, err := runScan(t, context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.portState("127.77.0.1", port); got != "filtered/host-unreach" {
+			t.Errorf("127.77.0.1: %s", got)
+		}
+		if got := r.portState("127.78.0.1", port); got != "filtered/admin-prohibited" {
+			t.Errorf("127.78.0.1: %s", got)
+		}
+		if got := r.portState("127.0.0.1", port); got != "open/syn-ack" {
+			t.Errorf("127.0.0.1: %s", got)
+		}
+		if stats.HostsUp != 1 || stats.Retries != 0 {
+			t.Errorf("stats %+v: want one host up and no retries (an error answer is final)", stats)
+		}
+	})
+}
