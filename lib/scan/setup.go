@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/picketscan/picket/lib/event"
 	"github.com/picketscan/picket/lib/ports"
@@ -79,6 +80,10 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 	}
 	if o.Concurrency < 1 {
 		return Config{}, fmt.Errorf("bad --concurrency %d: must be at least 1", o.Concurrency)
+	}
+	if limit := fdLimit(); o.Concurrency > limit {
+		o.Log.Warn(fmt.Sprintf("--concurrency %d is over the open-file limit; using %d", o.Concurrency, limit))
+		o.Concurrency = limit
 	}
 	if o.Rate < 0 {
 		return Config{}, fmt.Errorf("bad --rate %g: must not be negative", o.Rate)
@@ -210,6 +215,17 @@ func readList(path string, stdin io.Reader) ([]targets.Source, error) {
 	}
 	defer f.Close()
 	return targets.ReadList(f, path)
+}
+
+// fdLimit is how many probes may be in flight without running out of file
+// descriptors: the soft RLIMIT_NOFILE (which Go raises to the hard limit
+// at start-up) less a reserve for the process's other files.
+func fdLimit() int {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > 1<<20 {
+		return 1 << 20
+	}
+	return max(1, int(rl.Cur)-64)
 }
 
 // NewScanID mints a scan identifier: a ULID, which sorts by its creation
