@@ -1,0 +1,83 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/picketscan/picket/lib/event"
+	"github.com/picketscan/picket/lib/tool"
+)
+
+// InputFlags are the flags of every stage that reads events.
+func InputFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "strict", Usage: "stop at the first bad input line (exit 2) instead of reporting and skipping it"},
+		&cli.IntFlag{Name: "max-line", Value: event.DefaultMaxLine, Usage: "reject input lines longer than `BYTES`"},
+	}
+}
+
+// ReadEvents reads the events of the named inputs in order ("-", or no
+// name at all, is stdin) and calls fn for each valid line. A bad line is
+// reported on stderr as "input:line: reason", counted and skipped, and a
+// summary of the skipped lines is logged at the end; with --strict the
+// first bad line ends the reading with exit status 2. Reading stops early
+// when ctx ends or fn fails.
+func ReadEvents(ctx context.Context, c *cli.Context, env *Env, names []string, fn func(event.Line) error) error {
+	if len(names) == 0 {
+		names = []string{"-"}
+	}
+	opts := event.ReaderOptions{
+		MaxLine: c.Int("max-line"),
+		Strict:  c.Bool("strict"),
+		Report:  func(e *event.LineError) { env.Log.Warn(e.Error()) },
+	}
+	for _, name := range names {
+		if err := readInput(ctx, env, name, opts, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func readInput(ctx context.Context, env *Env, name string, opts event.ReaderOptions, fn func(event.Line) error) error {
+	var r io.Reader = env.Stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return tool.WithCode(tool.ExitUsage, fmt.Errorf("read events: %w", err))
+		}
+		defer f.Close()
+		r = f
+	} else if r == nil {
+		return tool.Usagef("read events: no stdin")
+	}
+	rd := event.NewReader(r, name, opts)
+	defer func() {
+		if s := rd.Summary(); s != "" && !opts.Strict {
+			env.Log.Warn(s)
+		}
+	}()
+	for {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		line, err := rd.Next()
+		var lerr *event.LineError
+		switch {
+		case err == io.EOF:
+			return nil
+		case errors.As(err, &lerr):
+			return tool.WithCode(tool.ExitUsage, lerr)
+		case err != nil:
+			return err
+		}
+		if err := fn(line); err != nil {
+			return err
+		}
+	}
+}
