@@ -22,6 +22,13 @@ var _ Prober = (*Connect)(nil)
 
 // Probe connects to dst and classifies the outcome.
 func (c *Connect) Probe(ctx context.Context, dst netip.AddrPort) Result {
+	return c.dial(ctx, dst)
+}
+
+// dialPortable probes through the net package. It is the prober on
+// systems without the raw-socket path, and the reference the raw path is
+// tested against.
+func (c *Connect) dialPortable(ctx context.Context, dst netip.AddrPort) Result {
 	d := net.Dialer{Timeout: c.Timeout}
 	start := time.Now()
 	conn, err := d.DialContext(ctx, "tcp", dst.String())
@@ -36,6 +43,11 @@ func (c *Connect) Probe(ctx context.Context, dst netip.AddrPort) Result {
 	if ctx.Err() != nil {
 		return Result{Err: context.Cause(ctx)}
 	}
+	return classified(err, rtt)
+}
+
+// classified turns a failed connect into a Result.
+func classified(err error, rtt time.Duration) Result {
 	state, reason, ok := classifyConnectError(err)
 	if !ok {
 		return Result{Err: err, RTT: rtt}
