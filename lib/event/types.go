@@ -129,4 +129,34 @@ type Port struct {
 	Reason   string  `json:"reason"`
 	TTL      *int    `json:"ttl,omitempty"`
 	RTTms    float64 `json:"rtt_ms"`
+	// Service is added by fingerprint; probe never sets it.
+	Service *Service `json:"service,omitempty"`
+}
+
+// Service is what fingerprint learns about the program behind an open
+// port, in Nmap's vocabulary. Every field but Name is optional.
+type Service struct {
+	Name       string   `json:"name"`
+	Product    string   `json:"product,omitempty"`
+	Version    string   `json:"version,omitempty"`
+	ExtraInfo  string   `json:"extrainfo,omitempty"`
+	OSType     string   `json:"ostype,omitempty"`
+	DeviceType string   `json:"devicetype,omitempty"`
+	Tunnel     string   `json:"tunnel,omitempty"` // "ssl" when spoken over TLS
+	CPE        []string `json:"cpe,omitempty"`
+	Conf       int      `json:"conf,omitempty"` // confidence, 0 to 10
+}
+
+// Change is written by ndiff for each difference between a scan and its
+// baseline. Kind says what changed ("port-opened", "port-closed",
+// "service-changed", "host-up", "host-down", ...); the other fields
+// locate it.
+type Change struct {
+	Type   string `json:"type"`
+	Time   string `json:"time"`
+	ScanID string `json:"scan_id"`
+	Kind   string `json:"kind"`
+	IP     string `json:"ip,omitempty"`
+	Port   uint16 `json:"port,omitempty"`
+	Proto  string `json:"proto,omitempty"`
 }

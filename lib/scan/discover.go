@@ -50,7 +50,6 @@ func (s *scanner) discover(ctx context.Context) hostSpace {
 					ev.Hostname = s.reverseName(ctx, h.addr)
 				}
 				s.out.send(ev)
-				h.up = true
 				mu.Lock()
 				up = append(up, h)
 				mu.Unlock()

@@ -234,7 +234,6 @@ type hostSpace interface {
 type host struct {
 	addr netip.Addr
 	name string // the name the target was given as, if any
-	up   bool   // already reported up (by discovery)
 }
 
 type lazyHosts struct{ t Targets }
