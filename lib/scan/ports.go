@@ -36,7 +36,7 @@ func (s *scanner) scanPorts(ctx context.Context, hosts hostSpace) {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				s.probePort(ctx, j, seen, hosts.excludable())
+				s.probePort(ctx, j, seen)
 			}
 		}()
 	}
@@ -45,7 +45,7 @@ func (s *scanner) scanPorts(ctx context.Context, hosts hostSpace) {
 	close(jobs)
 	wg.Wait()
 
-	if hosts.excludable() {
+	if !s.cfg.Discover {
 		// Without discovery, each excluded host skipped exactly np
 		// probes; the count is exact once the whole space was walked.
 		s.excluded = skipped / np
@@ -59,7 +59,7 @@ func (s *scanner) scanPorts(ctx context.Context, hosts hostSpace) {
 func (s *scanner) produce(ctx context.Context, hosts hostSpace, total uint64, jobs chan<- job) (skipped uint64) {
 	np := uint64(len(s.cfg.Ports))
 	perm := newPermutation(total, s.cfg.Seed)
-	checkExcluded := hosts.excludable()
+	checkExcluded := !s.cfg.Discover
 	for i := uint64(0); i < total; i++ {
 		k := perm.At(i)
 		hi, pi := k/np, k%np
@@ -81,7 +81,7 @@ func (s *scanner) produce(ctx context.Context, hosts hostSpace, total uint64, jo
 	return skipped
 }
 
-func (s *scanner) probePort(ctx context.Context, j job, seen *upSet, reportHosts bool) {
+func (s *scanner) probePort(ctx context.Context, j job, seen *upSet) {
 	dst := netip.AddrPortFrom(j.host.addr, j.port)
 	r := s.probe(ctx, dst)
 	if r.Err != nil {
@@ -93,7 +93,7 @@ func (s *scanner) probePort(ctx context.Context, j job, seen *upSet, reportHosts
 	s.done.Add(1)
 	s.count(r)
 	// Without discovery, a host is reported up by its first answer.
-	if reportHosts && r.answered() && seen.add(j.index) {
+	if !s.cfg.Discover && r.answered() && seen.add(j.index) {
 		h := j.host
 		ev := s.hostEvent(h, "up", r.Reason, r.RTT)
 		if ev.Hostname == "" {

@@ -221,13 +221,12 @@ func (s *scanner) stats() event.Stats {
 	}
 }
 
-// hostSpace is the list of hosts the port phase walks.
+// hostSpace is the list of hosts the port phase walks: the hosts
+// discovery found up, or, without discovery, the whole target list, which
+// may hold excluded addresses the producer must skip.
 type hostSpace interface {
 	Len() uint64
 	At(i uint64) host
-	// excludable is true when At may return excluded addresses, which
-	// the producer must then skip.
-	excludable() bool
 }
 
 // host is one address the port phase probes.
@@ -243,7 +242,6 @@ func (l *lazyHosts) At(i uint64) host {
 	t := l.t.At(i)
 	return host{addr: t.Addr, name: t.Name}
 }
-func (l *lazyHosts) excludable() bool { return true }
 
 type upHosts []host
 
