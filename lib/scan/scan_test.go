@@ -356,6 +356,7 @@ func TestSetupRejectsBadInput(t *testing.T) {
 		{"bad target", func(o *Options) { o.Targets = []string{"10.0.0.300"} }, "argument 1"},
 		{"missing list", func(o *Options) { o.InputList = "/nonexistent/list" }, "/nonexistent/list"},
 		{"zero concurrency", func(o *Options) { o.Concurrency = 0 }, "--concurrency"},
+		{"too large", func(o *Options) { o.Targets = []string{"2001:db8::/66"}; o.Ports = "-" }, "too large to scan"},
 		{"everything excluded ports", func(o *Options) { o.ExcludePorts = "1-100" }, "no ports left"},
 	}
 	for _, tc := range tests {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/bits"
 	"net"
 	"os"
 	"time"
@@ -127,6 +128,10 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 	})
 	if err != nil {
 		return Config{}, err
+	}
+
+	if hi, n := bits.Mul64(set.Len(), uint64(portList.Len())); hi != 0 || n > 1<<63 {
+		return Config{}, fmt.Errorf("%w: %d addresses × %d ports", ErrTooLarge, set.Len(), portList.Len())
 	}
 
 	seed := o.Seed
