@@ -34,6 +34,8 @@ type Env struct {
 	// StderrTerminal is true when stderr is a terminal, where progress
 	// lines are welcome.
 	StderrTerminal bool
+
+	jsonLog bool
 }
 
 // Tool describes one command.
@@ -96,6 +98,7 @@ func Run(ctx context.Context, t Tool, args []string, stdin io.Reader, stdout, st
 				return err
 			}
 			env.Log = log
+			env.jsonLog = c.String("log-format") == "json"
 			return t.Action(ctx, c, env)
 		},
 	}
@@ -115,10 +118,15 @@ func Run(ctx context.Context, t Tool, args []string, stdin io.Reader, stdout, st
 		code = tool.ExitUsage
 	}
 	var sig *tool.SignalError
-	if !errors.As(err, &sig) {
+	switch {
+	case errors.As(err, &sig):
+	case env.jsonLog:
+		// Diagnostics stay machine-readable to the end.
+		env.Log.Error(err.Error(), "exit", code)
+	default:
 		fmt.Fprintf(stderr, "%s: %s\n", t.Name, err)
 	}
-	if code == tool.ExitUsage {
+	if code == tool.ExitUsage && !env.jsonLog {
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", t.Name)
 	}
 	return code

@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -67,6 +68,7 @@ func TestRunExitCodes(t *testing.T) {
 			return ctx
 		}, &tool.SignalError{Signal: syscall.SIGTERM}, nil, 143, ""},
 		{"unknown flag", context.Background, nil, []string{"--nope"}, 2, ""},
+		{"json log format", context.Background, tool.Usagef("bad thing"), []string{"--log-format", "json"}, 2, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -78,6 +80,12 @@ func TestRunExitCodes(t *testing.T) {
 			}
 			if tc.stderrIs != "" && errb.String() != tc.stderrIs {
 				t.Errorf("stderr %q, want %q", errb.String(), tc.stderrIs)
+			}
+			if tc.name == "json log format" {
+				var rec map[string]any
+				if err := json.Unmarshal(errb.Bytes(), &rec); err != nil || rec["msg"] != "bad thing" || rec["level"] != "ERROR" || rec["exit"] != 2.0 {
+					t.Errorf("stderr %q, want one JSON record of the error", errb.String())
+				}
 			}
 		})
 	}
