@@ -34,6 +34,7 @@ and exits 130 or 143.`,
 			"probe -n -p 22,80,443 127.0.0.1",
 			"probe -n -Pn -p- --all-states 127.0.0.1 | jq -c 'select(.type==\"port\")'",
 			"probe --top-ports 100 --rate 500 -iL hosts.txt --exclude-file skip.txt",
+			"echo 127.0.0.1 | probe -n -p 22 -",
 			"probe -n -p ssh,http* 127.0.0.0/29 --exclude 127.0.0.5",
 		},
 		Flags:  flags(),
@@ -65,10 +66,24 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 	if c.NArg() == 0 && c.String("iL") == "" {
 		return tool.Usagef("no targets given: name them as arguments or with -iL FILE")
 	}
+	// A lone "-" among the targets reads more of them from stdin, as
+	// -iL - does.
+	var targets []string
+	inputList := c.String("iL")
+	for _, a := range c.Args().Slice() {
+		if a != "-" {
+			targets = append(targets, a)
+			continue
+		}
+		if inputList != "" && inputList != "-" {
+			return tool.Usagef("targets from stdin (-) and from -iL %s: give one list", inputList)
+		}
+		inputList = "-"
+	}
 	out := event.NewWriter(env.Stdout)
 	opts := scan.Options{
-		Targets:      c.Args().Slice(),
-		InputList:    c.String("iL"),
+		Targets:      targets,
+		InputList:    inputList,
 		Exclude:      c.StringSlice("exclude"),
 		ExcludeFile:  c.String("exclude-file"),
 		Ports:        c.String("p"),

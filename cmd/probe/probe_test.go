@@ -128,12 +128,20 @@ func TestCommandLine(t *testing.T) {
 func TestTargetListFromStdin(t *testing.T) {
 	labnet.Require(t)
 	open := labnet.Listen(t, "127.0.0.1:0").Port
-	cmd := exec.Command(probeBin, "-n", "-Pn", "-p", strconv.Itoa(int(open)), "-iL", "-", "--exclude", "127.0.0.2")
-	cmd.Stdin = strings.NewReader("# lab hosts\n127.0.0.1 127.0.0.2\n\t127.0.0.3\n")
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatal(err)
+	for _, stdinArgs := range [][]string{{"-iL", "-"}, {"-"}} {
+		args := append([]string{"-n", "-Pn", "-p", strconv.Itoa(int(open)), "--exclude", "127.0.0.2"}, stdinArgs...)
+		cmd := exec.Command(probeBin, args...)
+		cmd.Stdin = strings.NewReader("# lab hosts\n127.0.0.1 127.0.0.2\n\t127.0.0.3\n")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkStdinScan(t, out)
 	}
+}
+
+func checkStdinScan(t *testing.T, out []byte) {
+	t.Helper()
 	// The listener is on 127.0.0.1 only; 127.0.0.3 refuses, which
 	// still shows it up; 127.0.0.2 is excluded and never probed.
 	o := string(out)
