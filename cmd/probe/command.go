@@ -58,7 +58,7 @@ func flags() []cli.Flag {
 		&cli.IntFlag{Name: "retries", Aliases: []string{"max-retries"}, Value: 1, Usage: "resend an unanswered probe up to `N` times"},
 		&cli.DurationFlag{Name: "timeout", Value: time.Second, Usage: "wait `DURATION` for an answer to each probe"},
 		&cli.BoolFlag{Name: "all-states", Usage: "report closed and filtered ports and down hosts too"},
-		&cli.Uint64Flag{Name: "seed", Usage: "probe order `SEED`, to repeat a run's order (0: random)", Hidden: true},
+		&cli.Uint64Flag{Name: "seed", Usage: "shuffle the probe order with `SEED`, to repeat an order (0: a new order each run)"},
 	}
 }
 
