@@ -52,8 +52,8 @@ type Options struct {
 	Tool  event.Tool
 }
 
-// Methods lists the probe methods Setup knows.
-var Methods = []string{"connect"}
+// methods lists the probe methods Setup knows, for error messages.
+const methods = "connect"
 
 // DefaultTopPorts is how many of the most common ports a scan covers when
 // no ports are given, as with Nmap.
@@ -77,7 +77,7 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 		}
 		prober = &Connect{Timeout: o.Timeout}
 	default:
-		return Config{}, fmt.Errorf("unknown --method %q (available: %v)", o.Method, Methods)
+		return Config{}, fmt.Errorf("unknown --method %q (available: %s)", o.Method, methods)
 	}
 	if o.Concurrency < 1 {
 		return Config{}, fmt.Errorf("bad --concurrency %d: must be at least 1", o.Concurrency)
