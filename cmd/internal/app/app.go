@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -76,10 +77,10 @@ func Run(ctx context.Context, t Tool, args []string, stdin io.Reader, stdout, st
 		Reader:      stdin,
 		Writer:      stdout,
 		ErrWriter:   stderr,
-		Flags: append(t.Flags,
+		Flags: slices.Concat(t.Flags, []cli.Flag{
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "diagnostics on stderr as `FORMAT`: text or json"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "report only errors on stderr"},
-		),
+		}),
 		HideHelpCommand:        true,
 		UseShortOptionHandling: false,
 		// Errors go back to Run, which decides the exit code, so
@@ -107,7 +108,8 @@ func Run(ctx context.Context, t Tool, args []string, stdin io.Reader, stdout, st
 		return tool.ExitOK
 	}
 	if errors.Is(err, syscall.EPIPE) {
-		// The reader went away (| head): end quietly, as cat does.
+		// The reader went away (| head): that is the reader's choice,
+		// not a failure, so end quietly and successfully.
 		return tool.ExitOK
 	}
 	if sigCode := signalCode(ctx); sigCode != 0 && errors.Is(err, context.Canceled) {
