@@ -6,6 +6,7 @@ package scan
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 	"log/slog"
 	"math"
@@ -110,6 +111,7 @@ type scanner struct {
 	probes, retries        atomic.Uint64
 	open, closed, filtered atomic.Uint64
 	errs                   atomic.Uint64
+	nameTimeouts           atomic.Int32  // reverse lookups in a row that timed out
 	done                   atomic.Uint64 // probes finished in the current phase
 	total                  atomic.Uint64 // probes planned in the current phase
 	phase                  atomic.Value  // string
@@ -335,16 +337,28 @@ func (s *scanner) hostEvent(h host, state, reason string, rtt time.Duration) *ev
 // ms renders a duration in milliseconds with microsecond precision.
 func ms(d time.Duration) float64 { return math.Round(float64(d.Microseconds())) / 1000 }
 
+// maxNameTimeouts is how many reverse lookups in a row may time out
+// before the scan stops asking: a resolver that does not answer would
+// otherwise cost NameTimeout for every host found up.
+const maxNameTimeouts = 5
+
 // reverseName looks up a name for addr, bounded by cfg.NameTimeout. The
 // answer comes from a remote server, so it is length-checked; JSON
 // encoding escapes the rest.
 func (s *scanner) reverseName(ctx context.Context, addr netip.Addr) string {
-	if s.cfg.Names == nil {
+	if s.cfg.Names == nil || s.nameTimeouts.Load() >= maxNameTimeouts {
 		return ""
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.NameTimeout)
+	lctx, cancel := context.WithTimeout(ctx, s.cfg.NameTimeout)
 	defer cancel()
-	names, err := s.cfg.Names.LookupAddr(ctx, addr.String())
+	names, err := s.cfg.Names.LookupAddr(lctx, addr.String())
+	if lctx.Err() != nil && ctx.Err() == nil {
+		if s.nameTimeouts.Add(1) == maxNameTimeouts {
+			s.cfg.Log.Warn(fmt.Sprintf("reverse DNS stopped: %d lookups in a row timed out; use -n to skip it", maxNameTimeouts))
+		}
+		return ""
+	}
+	s.nameTimeouts.Store(0)
 	if err != nil || len(names) == 0 {
 		return ""
 	}

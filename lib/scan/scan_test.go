@@ -6,10 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -444,4 +448,46 @@ func TestScanUnreachableHosts(t *testing.T) {
 			t.Errorf("stats %+v: want one host up and no retries (an error answer is final)", stats)
 		}
 	})
+}
+
+// silentResolver never answers a reverse lookup; it counts the calls.
+type silentResolver struct {
+	fakeResolver
+	calls atomic.Int32
+}
+
+func (r *silentResolver) LookupAddr(ctx context.Context, _ string) ([]string, error) {
+	r.calls.Add(1)
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func TestScanStopsAskingASilentResolver(t *testing.T) {
+	labnet.Require(t)
+	res := &silentResolver{}
+	o := baseOptions("1", "127.0.0.1-20")
+	o.NoPing, o.NoDNS = false, false
+	o.Concurrency = 2 // one discovery worker: lookups happen one at a time
+	o.Resolver = res
+	var logs bytes.Buffer
+	o.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	o.Out = event.NewWriter(io.Discard)
+	cfg, err := Setup(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.NameTimeout = 20 * time.Millisecond
+	stats, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.HostsUp != 20 {
+		t.Fatalf("hosts up = %d, want 20", stats.HostsUp)
+	}
+	if n := res.calls.Load(); n != maxNameTimeouts {
+		t.Errorf("%d reverse lookups, want %d: the scan must stop asking a resolver that times out", n, maxNameTimeouts)
+	}
+	if !strings.Contains(logs.String(), "reverse DNS stopped") {
+		t.Errorf("no warning logged:\n%s", logs.String())
+	}
 }
