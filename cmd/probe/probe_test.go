@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,6 +65,23 @@ func probe(t *testing.T, args ...string) run {
 		t.Fatal(err)
 	}
 	return run{code, out.String(), errb.String()}
+}
+
+// start runs probe in the background with its stdout on a pipe and its
+// stderr collected.
+func start(t *testing.T, args ...string) (*exec.Cmd, io.ReadCloser, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(probeBin, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := new(bytes.Buffer)
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, stdout, stderr
 }
 
 func lastEvent(t *testing.T, stdout string) map[string]any {
@@ -168,16 +186,7 @@ func TestSignals(t *testing.T) {
 			labnet.Require(t)
 			open := labnet.Listen(t, "127.0.0.1:0").Port
 			drop := labnet.DropPort(t)
-			cmd := exec.Command(probeBin, "-n", "-Pn", "--timeout", "60s", "-p", fmt.Sprintf("%d,%d", open, drop), "127.0.0.1")
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
+			cmd, stdout, stderr := start(t, "-n", "-Pn", "--timeout", "60s", "-p", fmt.Sprintf("%d,%d", open, drop), "127.0.0.1")
 			sc := bufio.NewScanner(stdout)
 			var lines []string
 			// Wait for the open port's event: by then the scan is
@@ -220,16 +229,7 @@ func TestSignals(t *testing.T) {
 
 func TestClosedStdoutEndsQuietly(t *testing.T) {
 	labnet.Require(t)
-	cmd := exec.Command(probeBin, "-n", "-Pn", "--all-states", "-p-", "127.0.0.1")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stdout, stderr := start(t, "-n", "-Pn", "--all-states", "-p-", "127.0.0.1")
 	// Read the first line, as `| head -1` does, then hang up.
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil || !strings.Contains(line, `"phase":"start"`) {

@@ -15,13 +15,13 @@ import (
 )
 
 // Exit codes shared by every Picket command. ndiff adds its own meaning to
-// 1 (differences found), as diff(1) does.
+// 1 (differences found), as diff(1) does. A signal ends a program with
+// 128 plus its number (130 for SIGINT, 143 for SIGTERM); see
+// SignalError.ExitCode.
 const (
 	ExitOK      = 0
 	ExitFailure = 1 // a runtime error: the work could not be done
 	ExitUsage   = 2 // bad flags, bad arguments, or bad input in --strict mode
-	ExitSIGINT  = 128 + int(syscall.SIGINT)
-	ExitSIGTERM = 128 + int(syscall.SIGTERM)
 )
 
 // ExitError is an error that knows the exit code it should end the
