@@ -11,7 +11,6 @@ import (
 	"github.com/picketscan/picket/cmd/internal/app"
 	"github.com/picketscan/picket/lib/event"
 	"github.com/picketscan/picket/lib/scan"
-	"github.com/picketscan/picket/lib/tool"
 )
 
 func command() app.Tool {
@@ -64,7 +63,7 @@ func flags() []cli.Flag {
 
 func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 	if c.NArg() == 0 && c.String("iL") == "" {
-		return tool.Usagef("no targets given: name them as arguments or with -iL FILE")
+		return app.Usagef("no targets given: name them as arguments or with -iL FILE")
 	}
 	// A lone "-" among the targets reads more of them from stdin, as
 	// -iL - does.
@@ -76,7 +75,7 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 			continue
 		}
 		if inputList != "" && inputList != "-" {
-			return tool.Usagef("targets from stdin (-) and from -iL %s: give one list", inputList)
+			return app.Usagef("targets from stdin (-) and from -iL %s: give one list", inputList)
 		}
 		inputList = "-"
 	}
@@ -102,11 +101,11 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 		Out:          out,
 		Log:          env.Log,
 		Now:          env.Now,
-		Tool:         event.Tool{Name: "picket-probe", Version: tool.Version()},
+		Tool:         event.Tool{Name: "picket-probe", Version: app.Version()},
 	}
 	cfg, err := scan.Setup(ctx, opts)
 	if err != nil {
-		return tool.WithCode(tool.ExitUsage, err)
+		return app.WithCode(app.ExitUsage, err)
 	}
 	if env.StderrTerminal && !c.Bool("quiet") {
 		cfg.Progress = progressLine(env.Stderr)

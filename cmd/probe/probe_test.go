@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/picketscan/picket/internal/labnet"
 	"github.com/picketscan/picket/lib/event"
-	"github.com/picketscan/picket/lib/labnet"
 )
 
 var probeBin string

@@ -15,6 +15,7 @@ const (
 	TypeHost   = "host"
 	TypePort   = "port"
 	TypeChange = "change"
+	TypeRun    = "run" // written by watch for each run of its command
 )
 
 // Scan phases carried by "scan" events.
@@ -129,8 +130,9 @@ type Port struct {
 	Reason   string  `json:"reason"`
 	TTL      *int    `json:"ttl,omitempty"`
 	RTTms    float64 `json:"rtt_ms"`
-	// Service is added by fingerprint; probe never sets it.
+	// Service and TLS are added by fingerprint; probe never sets them.
 	Service *Service `json:"service,omitempty"`
+	TLS     *TLS     `json:"tls,omitempty"`
 }
 
 // Service is what fingerprint learns about the program behind an open
@@ -145,18 +147,91 @@ type Service struct {
 	Tunnel     string   `json:"tunnel,omitempty"` // "ssl" when spoken over TLS
 	CPE        []string `json:"cpe,omitempty"`
 	Conf       int      `json:"conf,omitempty"` // confidence, 0 to 10
+	Hostname   string   `json:"hostname,omitempty"`
+	// Method is "probed" when a probe's answer matched, "table" when the
+	// name only comes from the port number.
+	Method string `json:"method,omitempty"`
+	// Banner is the raw answer, at most 2 KiB, control bytes escaped.
+	Banner string `json:"banner,omitempty"`
+	// HostKey is an SSH server's host key fingerprint ("SHA256:…").
+	HostKey string `json:"hostkey,omitempty"`
 }
 
+// Change kinds written by ndiff, hyphenated like Nmap's reasons.
+const (
+	KindHostUp          = "host-up"
+	KindHostDown        = "host-down"
+	KindPortOpened      = "port-opened"
+	KindPortClosed      = "port-closed"
+	KindPortState       = "port-state" // any other state transition, e.g. open→filtered
+	KindServiceChanged  = "service-changed"
+	KindServiceMoved    = "service-moved"
+	KindTLSChanged      = "tls-changed"
+	KindTLSExpiring     = "tls-expiring"
+	KindPolicyViolation = "policy-violation"
+	KindUnknown         = "unknown" // not covered by the current scan; only with --report-unknown
+)
+
+// Severities of a change, from least to most urgent.
+const (
+	SeverityInfo     = "info"
+	SeverityWarning  = "warning"
+	SeverityCritical = "critical"
+)
+
 // Change is written by ndiff for each difference between a scan and its
-// baseline. Kind says what changed ("port-opened", "port-closed",
-// "service-changed", "host-up", "host-down", ...); the other fields
-// locate it.
+// baseline. Kind says what changed; IP, Port and Proto locate it (Port is
+// absent for host changes); Before and After hold the port or host as the
+// baseline and the current scan saw it (state, reason, service, tls), so a
+// reader needs no other line to describe the change. Severity is one of
+// info, warning and critical. Notify keys its alerts on ScanID, Kind, IP,
+// Port and Proto.
 type Change struct {
-	Type   string `json:"type"`
-	Time   string `json:"time"`
-	ScanID string `json:"scan_id"`
-	Kind   string `json:"kind"`
-	IP     string `json:"ip,omitempty"`
-	Port   uint16 `json:"port,omitempty"`
-	Proto  string `json:"proto,omitempty"`
+	Type           string `json:"type"`
+	Time           string `json:"time"`
+	ScanID         string `json:"scan_id"`
+	BaselineScanID string `json:"baseline_scan_id,omitempty"`
+	Kind           string `json:"kind"`
+	Severity       string `json:"severity"`
+	IP             string `json:"ip,omitempty"`
+	Hostname       string `json:"hostname,omitempty"`
+	Port           uint16 `json:"port,omitempty"`
+	Proto          string `json:"proto,omitempty"`
+	// FromPort is set for service-moved: the port the service left.
+	FromPort uint16 `json:"from_port,omitempty"`
+	// Before and After are the baseline's and the current scan's view,
+	// absent when there was none (a new port has no Before).
+	Before *Observed `json:"before,omitempty"`
+	After  *Observed `json:"after,omitempty"`
+	// FirstSeen is when the baseline first saw what changed.
+	FirstSeen string `json:"first_seen,omitempty"`
+	// Summary is a short human line such as "+443/tcp open https nginx 1.22".
+	Summary string `json:"summary,omitempty"`
+	// Rule names the policy rule behind a policy-violation.
+	Rule string `json:"rule,omitempty"`
+}
+
+// Observed is one side of a change: what a scan saw of a host or port.
+type Observed struct {
+	State   string   `json:"state,omitempty"`
+	Reason  string   `json:"reason,omitempty"`
+	Service *Service `json:"service,omitempty"`
+	TLS     *TLS     `json:"tls,omitempty"`
+}
+
+// TLS is what fingerprint learns from a TLS handshake; it is carried as
+// the "tls" object of a port event.
+type TLS struct {
+	Version    string   `json:"version,omitempty"`
+	Cipher     string   `json:"cipher,omitempty"`
+	ALPN       string   `json:"alpn,omitempty"`
+	SubjectCN  string   `json:"subject_cn,omitempty"`
+	SANs       []string `json:"sans,omitempty"`
+	Issuer     string   `json:"issuer,omitempty"`
+	NotBefore  string   `json:"not_before,omitempty"`
+	NotAfter   string   `json:"not_after,omitempty"`
+	SelfSigned bool     `json:"self_signed,omitempty"`
+	SHA256     string   `json:"sha256,omitempty"`
+	KeyType    string   `json:"key_type,omitempty"`
+	KeyBits    int      `json:"key_bits,omitempty"`
 }

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/picketscan/picket/internal/labnet"
 	"github.com/picketscan/picket/lib/event"
-	"github.com/picketscan/picket/lib/labnet"
 )
 
 // BenchmarkScanAllPorts scans every TCP port of 127.0.0.1 in the test's

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/picketscan/picket/lib/labnet"
+	"github.com/picketscan/picket/internal/labnet"
 )
 
 // TestConnectMatchesNetDialer checks the raw-socket prober against the

@@ -18,9 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/picketscan/picket/internal/labnet"
 	"github.com/picketscan/picket/lib/event"
-	"github.com/picketscan/picket/lib/labnet"
-	"github.com/picketscan/picket/lib/tool"
 )
 
 func TestMain(m *testing.M) { labnet.Main(m) }
@@ -305,7 +304,7 @@ func TestScanInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	go func() {
 		time.Sleep(300 * time.Millisecond)
-		cancel(&tool.SignalError{Signal: syscall.SIGINT})
+		cancel(errors.New("SIGINT"))
 	}()
 	began := time.Now()
 	r, _, err := runScan(t, ctx, o)

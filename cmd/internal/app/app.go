@@ -20,8 +20,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
-
-	"github.com/picketscan/picket/lib/tool"
 )
 
 // Env is what an action gets besides its flags: the standard streams, a
@@ -58,7 +56,7 @@ type Tool struct {
 // so a closed stdout ends the program through the normal path.
 func Main(t Tool) {
 	signal.Ignore(syscall.SIGPIPE)
-	ctx, stop := tool.SignalContext(context.Background())
+	ctx, stop := SignalContext(context.Background())
 	code := Run(ctx, t, os.Args, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -73,7 +71,7 @@ func Run(ctx context.Context, t Tool, args []string, stdin io.Reader, stdout, st
 		Usage:       t.Usage,
 		UsageText:   t.Name + " [flags] " + t.ArgsUsage,
 		Description: description(t),
-		Version:     tool.Version(),
+		Version:     Version(),
 		Reader:      stdin,
 		Writer:      stdout,
 		ErrWriter:   stderr,
@@ -87,14 +85,14 @@ func Run(ctx context.Context, t Tool, args []string, stdin io.Reader, stdout, st
 		// deferred cleanup in actions always runs.
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return tool.WithCode(tool.ExitUsage, err)
+			return WithCode(ExitUsage, err)
 		},
 		Action: func(c *cli.Context) error {
 			level := slog.LevelInfo
 			if c.Bool("quiet") {
 				level = slog.LevelError
 			}
-			log, err := tool.NewLogger(stderr, t.Name, c.String("log-format"), level)
+			log, err := NewLogger(stderr, t.Name, c.String("log-format"), level)
 			if err != nil {
 				return err
 			}
@@ -105,21 +103,21 @@ func Run(ctx context.Context, t Tool, args []string, stdin io.Reader, stdout, st
 	}
 	err := a.RunContext(ctx, normalizeArgs(args, a.Flags))
 	if err == nil {
-		return tool.ExitOK
+		return ExitOK
 	}
 	if errors.Is(err, syscall.EPIPE) {
 		// The reader went away (| head): that is the reader's choice,
 		// not a failure, so end quietly and successfully.
-		return tool.ExitOK
+		return ExitOK
 	}
 	if sigCode := signalCode(ctx); sigCode != 0 && errors.Is(err, context.Canceled) {
 		return sigCode
 	}
-	code := tool.Code(err)
-	if code == tool.ExitFailure && isFlagError(err) {
-		code = tool.ExitUsage
+	code := Code(err)
+	if code == ExitFailure && isFlagError(err) {
+		code = ExitUsage
 	}
-	var sig *tool.SignalError
+	var sig *SignalError
 	switch {
 	case errors.As(err, &sig):
 	case env.jsonLog:
@@ -128,7 +126,7 @@ func Run(ctx context.Context, t Tool, args []string, stdin io.Reader, stdout, st
 	default:
 		fmt.Fprintf(stderr, "%s: %s\n", t.Name, err)
 	}
-	if code == tool.ExitUsage && !env.jsonLog {
+	if code == ExitUsage && !env.jsonLog {
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", t.Name)
 	}
 	return code
@@ -136,7 +134,7 @@ func Run(ctx context.Context, t Tool, args []string, stdin io.Reader, stdout, st
 
 // signalCode is the exit code for a context ended by a signal, or 0.
 func signalCode(ctx context.Context) int {
-	var se *tool.SignalError
+	var se *SignalError
 	if errors.As(context.Cause(ctx), &se) {
 		return se.ExitCode()
 	}

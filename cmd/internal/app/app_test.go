@@ -11,8 +11,6 @@ import (
 	"testing"
 
 	"github.com/urfave/cli/v2"
-
-	"github.com/picketscan/picket/lib/tool"
 )
 
 func TestNormalizeArgs(t *testing.T) {
@@ -60,15 +58,15 @@ func TestRunExitCodes(t *testing.T) {
 	}{
 		{"success", context.Background, nil, nil, 0, ""},
 		{"runtime error", context.Background, errors.New("disk on fire"), nil, 1, "t: disk on fire\n"},
-		{"usage error", context.Background, tool.Usagef("bad thing"), nil, 2, "t: bad thing\nRun 't --help' for usage.\n"},
+		{"usage error", context.Background, Usagef("bad thing"), nil, 2, "t: bad thing\nRun 't --help' for usage.\n"},
 		{"closed stdout is quiet", context.Background, syscall.EPIPE, nil, 0, ""},
 		{"signal", func() context.Context {
 			ctx, cancel := context.WithCancelCause(context.Background())
-			cancel(&tool.SignalError{Signal: syscall.SIGTERM})
+			cancel(&SignalError{Signal: syscall.SIGTERM})
 			return ctx
-		}, &tool.SignalError{Signal: syscall.SIGTERM}, nil, 143, ""},
+		}, &SignalError{Signal: syscall.SIGTERM}, nil, 143, ""},
 		{"unknown flag", context.Background, nil, []string{"--nope"}, 2, ""},
-		{"json log format", context.Background, tool.Usagef("bad thing"), []string{"--log-format", "json"}, 2, ""},
+		{"json log format", context.Background, Usagef("bad thing"), []string{"--log-format", "json"}, 2, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

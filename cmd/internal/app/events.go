@@ -10,7 +10,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/picketscan/picket/lib/event"
-	"github.com/picketscan/picket/lib/tool"
 )
 
 // InputFlags are the flags of every stage that reads events.
@@ -49,12 +48,12 @@ func readInput(ctx context.Context, env *Env, name string, opts event.ReaderOpti
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
-			return tool.WithCode(tool.ExitUsage, fmt.Errorf("read events: %w", err))
+			return WithCode(ExitUsage, fmt.Errorf("read events: %w", err))
 		}
 		defer f.Close()
 		r = f
 	} else if r == nil {
-		return tool.Usagef("read events: no stdin")
+		return Usagef("read events: no stdin")
 	}
 	rd := event.NewReader(r, name, opts)
 	defer func() {
@@ -72,7 +71,7 @@ func readInput(ctx context.Context, env *Env, name string, opts event.ReaderOpti
 		case err == io.EOF:
 			return nil
 		case errors.As(err, &lerr):
-			return tool.WithCode(tool.ExitUsage, lerr)
+			return WithCode(ExitUsage, lerr)
 		case err != nil:
 			return err
 		}

@@ -1,8 +1,4 @@
-// Package tool holds the conventions every Picket command shares: exit
-// codes, errors that carry their exit code, the stderr logger, the
-// signal-aware context and the version string. It knows nothing of flag
-// parsing, so the library stays free of any CLI framework.
-package tool
+package app
 
 import (
 	"context"
