@@ -235,3 +235,62 @@ type TLS struct {
 	KeyType    string   `json:"key_type,omitempty"`
 	KeyBits    int      `json:"key_bits,omitempty"`
 }
+
+// Run phases and trigger kinds carried by "run" events, which watch
+// writes for each run of its command.
+const (
+	TriggerFiles    = "files"    // files changed under a watched path
+	TriggerInterval = "interval" // the --every schedule came due
+	TriggerInitial  = "initial"  // the run at start (--initial)
+)
+
+// Change kinds of a watched path, as carried in a run's trigger.
+const (
+	PathCreate   = "create"
+	PathWrite    = "write"
+	PathRemove   = "remove"
+	PathRename   = "rename"
+	PathChmod    = "chmod"
+	PathOverflow = "overflow" // the kernel dropped events: anything under the path may have changed
+)
+
+// Run is written by watch when it starts its command (phase "start") and
+// when the command has ended (phase "end"). Both carry what triggered the
+// run; the end adds how it ended: ExitStatus when the command exited,
+// Signal when a signal ended it, Stopped when watch itself stopped it
+// ("restart" for a newer change, "shutdown" when watch was told to end),
+// and Error when the command could not be started at all.
+type Run struct {
+	Type  string `json:"type"`
+	Time  string `json:"time"`
+	Phase string `json:"phase"`
+	// Seq numbers the runs of one watch process from 1.
+	Seq     uint64     `json:"seq"`
+	Trigger RunTrigger `json:"trigger"`
+	Command []string   `json:"command"`
+	PID     int        `json:"pid,omitempty"`
+	Start   string     `json:"start"`
+	End     string     `json:"end,omitempty"`
+	// ExitStatus is absent when the command did not exit by itself.
+	ExitStatus *int    `json:"exit_status,omitempty"`
+	Signal     string  `json:"signal,omitempty"`
+	Stopped    string  `json:"stopped,omitempty"`
+	DurationMS float64 `json:"duration_ms,omitempty"`
+	Error      string  `json:"error,omitempty"`
+}
+
+// RunTrigger says why a run started. Kind is TriggerFiles when any path
+// changed (Paths lists them, at most a bounded number; MorePaths counts
+// the rest), otherwise TriggerInterval or TriggerInitial.
+type RunTrigger struct {
+	Kind      string       `json:"kind"`
+	Paths     []PathChange `json:"paths,omitempty"`
+	MorePaths int          `json:"more_paths,omitempty"`
+}
+
+// PathChange is one changed path and the kinds of change seen on it
+// (PathCreate, PathWrite, …) since the previous run.
+type PathChange struct {
+	Path  string   `json:"path"`
+	Kinds []string `json:"kinds"`
+}
