@@ -133,4 +133,3 @@ func runWatch(ctx context.Context, cfg watch.Config) error {
 	}
 	return err
 }
-
