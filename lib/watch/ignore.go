@@ -15,7 +15,7 @@ import (
 // is writable before saving.
 var DefaultIgnores = []string{
 	"*.swp", "*.swo", "*.swx", "*.swpx", ".*.sw?",
-	"*~", ".#*", "#*#", "4913", "*.kate-swp", ".*.kate-swp",
+	"*~", ".#*", `\#*#`, "4913", "*.kate-swp", ".*.kate-swp",
 	".git/", ".hg/", ".svn/",
 }
 
