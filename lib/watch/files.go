@@ -197,19 +197,31 @@ func (fw *fileWatcher) add(dir string) error {
 func limitError(what string, err error) error {
 	switch {
 	case errors.Is(err, syscall.ENOSPC):
-		return fmt.Errorf("%s: %w: the kernel allows no more inotify watches for this user "+
-			"(fs.inotify.max_user_watches is %s); raise it, e.g. sysctl fs.inotify.max_user_watches=524288, "+
-			"or watch fewer folders", what, ErrWatchLimit, sysctlValue("max_user_watches"))
+		return fmt.Errorf("%s: %w (%w): the kernel allows no more inotify watches for this user "+
+			"(fs.inotify.max_user_watches is %s%s); raise it, e.g. sysctl fs.inotify.max_user_watches=524288, "+
+			"or watch fewer folders", what, ErrWatchLimit, err,
+			sysctlValue("fs/inotify/max_user_watches"), nsLimit("user/max_inotify_watches", "fs/inotify/max_user_watches"))
 	case errors.Is(err, syscall.EMFILE):
-		return fmt.Errorf("%s: %w: the kernel allows no more inotify instances for this user "+
-			"(fs.inotify.max_user_instances is %s); raise it, e.g. sysctl fs.inotify.max_user_instances=512",
-			what, ErrWatchLimit, sysctlValue("max_user_instances"))
+		return fmt.Errorf("%s: %w (%w): the kernel allows no more inotify instances for this user "+
+			"(fs.inotify.max_user_instances is %s%s); raise it, e.g. sysctl fs.inotify.max_user_instances=512",
+			what, ErrWatchLimit, err,
+			sysctlValue("fs/inotify/max_user_instances"), nsLimit("user/max_inotify_instances", "fs/inotify/max_user_instances"))
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
 
+// nsLimit notes the limit of this user namespace when it is not the
+// machine's (in a container, say).
+func nsLimit(nsName, globalName string) string {
+	ns, global := sysctlValue(nsName), sysctlValue(globalName)
+	if ns == "unknown" || ns == global {
+		return ""
+	}
+	return "; this user namespace allows " + ns
+}
+
 func sysctlValue(name string) string {
-	data, err := os.ReadFile("/proc/sys/fs/inotify/" + name)
+	data, err := os.ReadFile("/proc/sys/" + name)
 	if err != nil {
 		return "unknown"
 	}
