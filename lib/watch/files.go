@@ -248,16 +248,16 @@ func (fw *fileWatcher) loop(ctx context.Context) {
 			if !ok {
 				return
 			}
-			before := len(pending.paths) + pending.more
-			if err := fw.handle(ev, pending); err != nil {
+			recorded, err := fw.handle(ev, pending)
+			if err != nil {
 				select {
 				case fw.errc <- err:
 				default:
 				}
 				return
 			}
-			if len(pending.paths)+pending.more == before {
-				continue // nothing that triggers, or already pending
+			if !recorded {
+				continue // ignored: it neither triggers nor delays a run
 			}
 			now := time.Now()
 			if first.IsZero() {
@@ -296,12 +296,13 @@ func (fw *fileWatcher) loop(ctx context.Context) {
 }
 
 // handle records ev in pending if it triggers a run, and watches a folder
-// that appeared under a recursive root.
-func (fw *fileWatcher) handle(ev fsnotify.Event, pending *changeSet) error {
+// that appeared under a recursive root. It reports whether ev was
+// recorded.
+func (fw *fileWatcher) handle(ev fsnotify.Event, pending *changeSet) (recorded bool, err error) {
 	name := filepath.Clean(ev.Name)
 	k := kindOf(ev.Op)
 	if k == 0 {
-		return nil
+		return false, nil
 	}
 	isDir := fw.dirs[name]
 	if k&kindCreate != 0 {
@@ -327,17 +328,21 @@ func (fw *fileWatcher) handle(ev fsnotify.Event, pending *changeSet) error {
 			if k&(kindRemove|kindRename) != 0 {
 				fw.log.Warn("watched folder went away; it is no longer watched", "path", name)
 				pending.add(name, k)
+				recorded = true
 			}
 			continue
 		}
 		if isDir && k&kindCreate != 0 && r.recursive && !fw.filter.Ignored(r.dir, name, true) {
+			before := len(pending.paths)
 			if err := fw.addTree(r, name, pending); err != nil {
-				return err
+				return recorded, err
 			}
+			recorded = recorded || len(pending.paths) != before
 		}
 		if fw.filter.Triggers(r.dir, name, isDir) {
 			pending.add(name, k)
+			recorded = true
 		}
 	}
-	return nil
+	return recorded, nil
 }

@@ -157,39 +157,44 @@ func usagef(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(format, args...))
 }
 
-// check validates c and builds the filter.
-func (c *Config) check() (*Filter, error) {
+// check validates c, resolves the paths to watch and builds the filter.
+func (c *Config) check() (*Filter, []root, error) {
 	if len(c.Command) == 0 {
-		return nil, usagef("no command given: put it after --")
+		return nil, nil, usagef("no command given: put it after --")
 	}
 	if _, err := exec.LookPath(c.Command[0]); err != nil {
-		return nil, usagef("command %s: %v", c.Command[0], errors.Unwrap(err))
+		return nil, nil, usagef("command %s: %v", c.Command[0], errors.Unwrap(err))
 	}
 	if len(c.Paths) == 0 && c.Every == 0 {
-		return nil, usagef("nothing to wait for: give paths to watch, an interval (--every), or both")
+		return nil, nil, usagef("nothing to wait for: give paths to watch, an interval (--every), or both")
 	}
 	switch {
 	case c.Debounce < 0:
-		return nil, usagef("negative debounce %s", c.Debounce)
+		return nil, nil, usagef("negative debounce %s", c.Debounce)
 	case c.Every < 0:
-		return nil, usagef("negative interval %s", c.Every)
+		return nil, nil, usagef("negative interval %s", c.Every)
 	case c.Jitter < 0:
-		return nil, usagef("negative jitter %s", c.Jitter)
+		return nil, nil, usagef("negative jitter %s", c.Jitter)
 	case c.Jitter > 0 && c.Every == 0:
-		return nil, usagef("jitter without an interval: give --every too")
+		return nil, nil, usagef("jitter without an interval: give --every too")
 	case c.StopTimeout < 0:
-		return nil, usagef("negative stop timeout %s", c.StopTimeout)
+		return nil, nil, usagef("negative stop timeout %s", c.StopTimeout)
 	}
 	if _, err := ParseOnBusy(string(c.OnBusy)); err != nil {
-		return nil, usagef("%v", err)
+		return nil, nil, usagef("%v", err)
 	}
-	return c.filter()
+	roots, err := resolveRoots(c.Paths, c.Recursive)
+	if err != nil {
+		return nil, nil, usagef("%v", err)
+	}
+	f, err := c.filter(roots)
+	return f, roots, err
 }
 
 // filter builds the Filter: default ignores anywhere, then the ignore
 // files (relative to their folders), then --ignore and --glob patterns
 // relative to each watched folder.
-func (c *Config) filter() (*Filter, error) {
+func (c *Config) filter(roots []root) (*Filter, error) {
 	f := &Filter{}
 	if !c.NoDefaultIgnores {
 		rules, err := parsePatterns(DefaultIgnores, "default ignore")
@@ -220,10 +225,6 @@ func (c *Config) filter() (*Filter, error) {
 	globs, err := parsePatterns(c.Globs, "--glob")
 	if err != nil {
 		return nil, err
-	}
-	roots, err := resolveRoots(c.Paths, c.Recursive)
-	if err != nil {
-		return nil, usagef("%v", err)
 	}
 	seen := map[string]bool{}
 	for _, r := range roots {
@@ -270,7 +271,7 @@ func parsePatterns(pats []string, what string) ([]Rule, error) {
 // not as an error of Run.
 func Run(ctx context.Context, cfg Config) error {
 	cfg.setDefaults()
-	filter, err := cfg.check()
+	filter, roots, err := cfg.check()
 	if err != nil {
 		return err
 	}
@@ -280,11 +281,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	var batches <-chan *changeSet
 	var watchErrs <-chan error
-	if len(cfg.Paths) > 0 {
-		roots, err := resolveRoots(cfg.Paths, cfg.Recursive)
-		if err != nil {
-			return usagef("%v", err)
-		}
+	if len(roots) > 0 {
 		fw, err := newFileWatcher(roots, filter, cfg.Debounce, cfg.Log)
 		if err != nil {
 			return err

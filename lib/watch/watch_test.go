@@ -592,3 +592,29 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestSteadyWritesDelayTheRun(t *testing.T) {
+	// Each write of the same file starts the debounce again, so a file
+	// written in many small steps makes one run, after the last step.
+	h := start(t, Config{Initial: true, Debounce: 250 * time.Millisecond}, "")
+	for i := range 20 {
+		h.write("scan.ndjson", strings.Repeat("x", i))
+		time.Sleep(20 * time.Millisecond)
+	}
+	h.exactly(2)
+}
+
+func TestChangeListIsBounded(t *testing.T) {
+	cs := newChangeSet()
+	for i := range maxPendingPaths + 5 {
+		cs.add(fmt.Sprint("/w/f", i), kindCreate)
+	}
+	cs.add("/w/f0", kindWrite) // a kept path still gathers kinds
+	rt := trigger{files: cs}.event()
+	if len(rt.Paths) != maxListedPaths || rt.MorePaths != maxPendingPaths+5-maxListedPaths {
+		t.Errorf("listed %d, more %d", len(rt.Paths), rt.MorePaths)
+	}
+	if got := cs.paths["/w/f0"].names(); strings.Join(got, ",") != "create,write" {
+		t.Errorf("kinds of /w/f0 = %v", got)
+	}
+}
