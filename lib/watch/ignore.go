@@ -135,7 +135,20 @@ func (r Rule) Match(rel string, isDir bool) bool {
 	if rel == "" || rel == "." {
 		return false
 	}
-	return matchSegments(r.segments, strings.Split(rel, "/"))
+	return r.matchSplit(strings.Split(rel, "/"), isDir)
+}
+
+// matchSplit is Match on a path already split into segments.
+func (r Rule) matchSplit(segs []string, isDir bool) bool {
+	if r.DirOnly && !isDir {
+		return false
+	}
+	if len(r.segments) == 2 && r.segments[0] == "**" && r.segments[1] != "**" {
+		// The common unanchored "*.swp": only the last segment counts.
+		ok, _ := path.Match(r.segments[1], segs[len(segs)-1])
+		return ok
+	}
+	return matchSegments(r.segments, segs)
 }
 
 func matchSegments(pat, segs []string) bool {
@@ -181,8 +194,9 @@ func (rs Ruleset) decide(abs string, isDir bool) (ignored, matched bool) {
 	if !ok {
 		return false, false
 	}
+	segs := strings.Split(rel, "/")
 	for _, r := range rs.Rules {
-		if r.Match(rel, isDir) {
+		if r.matchSplit(segs, isDir) {
 			ignored, matched = !r.Negate, true
 		}
 	}
