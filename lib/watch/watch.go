@@ -275,7 +275,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	l := &loop{cfg: cfg, ew: event.NewWriter(io.Discard)}
+	l := &loop{ctx: ctx, cfg: cfg, ew: event.NewWriter(io.Discard)}
 	if cfg.Events != nil {
 		l.ew = event.NewWriter(cfg.Events)
 	}
@@ -319,11 +319,7 @@ func Run(ctx context.Context, cfg Config) error {
 			l.trigger(trigger{interval: true})
 		case <-done:
 			l.finish()
-			if l.pending != nil {
-				t := *l.pending
-				l.pending = nil
-				l.start(t)
-			}
+			l.startPending()
 		}
 	}
 }
@@ -332,6 +328,7 @@ func Run(ctx context.Context, cfg Config) error {
 // triggers gathered while it runs, and process groups of ended runs that
 // still have members.
 type loop struct {
+	ctx       context.Context
 	cfg       Config
 	ew        *event.Writer
 	seq       uint64
@@ -360,9 +357,7 @@ func (l *loop) trigger(t trigger) {
 	case Restart:
 		l.queue(t)
 		l.stop(stoppedRestart)
-		next := *l.pending
-		l.pending = nil
-		l.start(next)
+		l.startPending()
 	case Signal:
 		if err := l.cur.p.Signal(l.cfg.Signal); err != nil {
 			l.cfg.Log.Warn("cannot signal the command", "err", err)
@@ -370,6 +365,17 @@ func (l *loop) trigger(t trigger) {
 	case Ignore:
 		l.cfg.Log.Debug("command busy; trigger ignored", "trigger", t.event().Kind)
 	}
+}
+
+// startPending starts a run for the triggers gathered while the command
+// was busy, unless watch is ending.
+func (l *loop) startPending() {
+	if l.pending == nil || l.ctx.Err() != nil {
+		return
+	}
+	t := *l.pending
+	l.pending = nil
+	l.start(t)
 }
 
 func (l *loop) queue(t trigger) {

@@ -558,6 +558,7 @@ func TestIntervalWithFiles(t *testing.T) {
 
 func TestCommandFailureIsReported(t *testing.T) {
 	h := start(t, Config{Initial: true}, `echo run >> "$COUNT"; exit 7`)
+	h.waitRuns(1)
 	r := h.events.runs(t, event.PhaseEnd)[0]
 	if r.ExitStatus == nil || *r.ExitStatus != 7 || r.DurationMS <= 0 || r.End < r.Start {
 		t.Errorf("end event = %+v, want exit status 7 and a duration", r)
