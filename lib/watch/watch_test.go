@@ -20,8 +20,8 @@ import (
 // testDebounce is short so the tests are quick; settle is how long a test
 // waits to be sure that no further run comes, well past the debounce.
 const (
-	testDebounce = 50 * time.Millisecond
-	settle       = 400 * time.Millisecond
+	testDebounce = 100 * time.Millisecond
+	settle       = 500 * time.Millisecond
 	deadline     = 10 * time.Second
 )
 
@@ -597,7 +597,7 @@ func TestConfigErrors(t *testing.T) {
 func TestSteadyWritesDelayTheRun(t *testing.T) {
 	// Each write of the same file starts the debounce again, so a file
 	// written in many small steps makes one run, after the last step.
-	h := start(t, Config{Initial: true, Debounce: 250 * time.Millisecond}, "")
+	h := start(t, Config{Initial: true, Debounce: 500 * time.Millisecond}, "")
 	for i := range 20 {
 		h.write("scan.ndjson", strings.Repeat("x", i))
 		time.Sleep(20 * time.Millisecond)
