@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -36,7 +38,8 @@ The command runs in its own process group with stdin from /dev/null and
 watch's stdout and stderr. To stop it (restart, or SIGINT/SIGTERM to
 watch), watch sends --stop-signal to the whole group, waits
 --stop-timeout, then sends SIGKILL to the group, so no process of a
-pipeline survives. After SIGINT or SIGTERM watch exits 130 or 143.
+pipeline survives. SIGINT, SIGTERM and SIGHUP end watch that way, with
+exit status 130, 143 or 129.
 
 Each run is reported as two NDJSON "run" events (phase start and end:
 trigger, changed paths and kinds, exit status or signal, duration) on
@@ -46,6 +49,12 @@ stderr, or appended to --events FILE.`,
 			"watch -w /etc/picket --every 24h --jitter 30m --initial -- sh -c 'probe -iL /etc/picket/targets.txt | ndiff --baseline state.ndjson --update'",
 			"watch -r -w drops/ --glob '*.xml' --events runs.ndjson -- ./import.sh",
 			"watch -w app.conf --on-busy restart --stop-timeout 3s -- ./server",
+		},
+		ExitCodes: []string{
+			"0    success",
+			"1    runtime error (e.g. the inotify watch limit reached)",
+			"2    usage error (bad flags or arguments, a missing folder or program)",
+			"129  hung up (SIGHUP)",
 		},
 		Flags:  flags(),
 		Action: action,
@@ -127,6 +136,26 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 }
 
 func runWatch(ctx context.Context, cfg watch.Config) error {
+	// A hangup (the terminal closed) ends watch like SIGTERM does, so
+	// the command's process group, which the kernel does not signal on
+	// a hangup, is stopped too.
+	ctx, cancel := context.WithCancelCause(ctx)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		select {
+		case <-hup:
+			cancel(&app.SignalError{Signal: syscall.SIGHUP})
+		case <-ctx.Done():
+		}
+	}()
+	defer func() {
+		signal.Stop(hup)
+		cancel(nil)
+		<-stopped
+	}()
 	err := watch.Run(ctx, cfg)
 	if errors.Is(err, watch.ErrUsage) {
 		return app.WithCode(app.ExitUsage, errors.New(strings.TrimPrefix(err.Error(), watch.ErrUsage.Error()+": ")))

@@ -142,7 +142,7 @@ func TestSignalLeavesNoDescendants(t *testing.T) {
 	for _, tt := range []struct {
 		sig  syscall.Signal
 		code int
-	}{{syscall.SIGTERM, 143}, {syscall.SIGINT, 130}} {
+	}{{syscall.SIGTERM, 143}, {syscall.SIGINT, 130}, {syscall.SIGHUP, 129}} {
 		t.Run(tt.sig.String(), func(t *testing.T) {
 			dir := t.TempDir()
 			pids := filepath.Join(t.TempDir(), "pids")
