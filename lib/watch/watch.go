@@ -96,7 +96,7 @@ type Config struct {
 	// Signal is sent to the process group by OnBusy Signal (default SIGHUP).
 	Signal syscall.Signal
 	// Stdout and Stderr are the command's output. Files (os.Stdout) are
-	// handed to the command as they are.
+	// handed to the command as they are; nil is the null device.
 	Stdout, Stderr io.Writer
 	// Events receives a "run" event when each run starts and ends; nil
 	// writes none.
@@ -131,12 +131,6 @@ func (c *Config) setDefaults() {
 	}
 	if c.Signal == 0 {
 		c.Signal = syscall.SIGHUP
-	}
-	if c.Stdout == nil {
-		c.Stdout = io.Discard
-	}
-	if c.Stderr == nil {
-		c.Stderr = io.Discard
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
