@@ -26,8 +26,9 @@
 //     and an IPv6 exclusion that covers the whole mapped block (::/64)
 //     excludes every IPv4 address. An excluded address is never yielded,
 //     whichever way either side is written.
-//   - If exclusions remove every target, Build still succeeds and All
-//     yields nothing; the caller reports a scan of zero hosts.
+//   - If exclusions remove every target, or no target is given at all
+//     (an empty -iL file), Build still succeeds and All yields nothing;
+//     the caller reports a scan of zero hosts, the same way for both.
 package targets
 
 import (
@@ -45,8 +46,8 @@ import (
 // MaxLen is the most addresses a Set may cover.
 const MaxLen = 1 << 63
 
-// ErrNoTargets is returned by Build when no target was given or none is
-// left once names that failed to resolve have been dropped.
+// ErrNoTargets is returned by Build when target names were given and none
+// of them resolved, so nothing is left to scan.
 var ErrNoTargets = errors.New("no targets to scan")
 
 // Resolver looks up host names. *net.Resolver satisfies it.
@@ -102,9 +103,6 @@ type Set struct {
 // Source's Where and text; see the package documentation for how names
 // that fail to resolve are treated.
 func Build(ctx context.Context, c Config) (*Set, error) {
-	if len(c.Targets) == 0 {
-		return nil, ErrNoTargets
-	}
 	resolver := c.Resolver
 	if resolver == nil {
 		resolver = net.DefaultResolver
@@ -172,7 +170,7 @@ func Build(ctx context.Context, c Config) (*Set, error) {
 		s.total += n
 		s.blocks = append(s.blocks, b)
 	}
-	if len(s.blocks) == 0 {
+	if len(s.blocks) == 0 && unresolved > 0 {
 		return nil, fmt.Errorf("%w: no target name resolved (%d tried)", ErrNoTargets, unresolved)
 	}
 	return s, nil
@@ -412,7 +410,7 @@ func (s *Set) All() iter.Seq[Target] {
 }
 
 // Specs returns the target specifications as given, in order.
-func (s *Set) Specs() []string { return append([]string(nil), s.specs...) }
+func (s *Set) Specs() []string { return slices.Clone(s.specs) }
 
 // ExcludeSpecs returns the exclusion specifications as given, in order.
 func (s *Set) ExcludeSpecs() []string { return append([]string(nil), s.exSpecs...) }
