@@ -132,6 +132,8 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 	}
 	env.Log.Debug("scan setup", "addresses", cfg.Targets.Len(), "ports", len(cfg.Ports),
 		"method", opts.Method, "rate", cfg.Rate, "seed", cfg.Seed)
+	env.Log.Log(ctx, app.LevelTrace, "scan scope", "targets", strings.Join(cfg.Scope.Targets, ","),
+		"exclude", strings.Join(cfg.Scope.Exclude, ","), "ports", cfg.Scope.Ports)
 	stats, err := scan.Run(ctx, cfg)
 	if err != nil {
 		return err

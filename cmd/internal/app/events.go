@@ -42,6 +42,7 @@ func ReadEvents(ctx context.Context, c *cli.Context, env *Env, names []string, f
 		Notice:  func(msg string) { env.Log.Info(msg) },
 	}
 	for _, name := range names {
+		env.Log.Debug("read events", "input", name)
 		if err := readInput(ctx, env, name, opts, fn); err != nil {
 			return err
 		}
