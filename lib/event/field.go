@@ -273,13 +273,22 @@ func skipSpace(raw []byte, i int) int {
 // skipString returns the offset just past the string starting with the
 // quote at raw[i], or -1 if it does not end.
 func skipString(raw []byte, i int) int {
-	for i++; i < len(raw); i++ {
-		switch raw[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
+	for i++; i < len(raw); {
+		// The next quote ends the string unless an odd number of
+		// backslashes escapes it; IndexByte finds it a word at a time.
+		j := bytes.IndexByte(raw[i:], '"')
+		if j < 0 {
+			return -1
 		}
+		q := i + j
+		n := 0
+		for k := q - 1; k >= i && raw[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q + 1
+		}
+		i = q + 1
 	}
 	return -1
 }
