@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/picketscan/picket/cmd/internal/app"
 	"github.com/picketscan/picket/lib/event"
+	"github.com/picketscan/picket/lib/ports"
 	"github.com/picketscan/picket/lib/scan"
 )
 
@@ -28,13 +30,21 @@ Hosts are first pinged with a TCP connect to ports 80 and 443 (Nmap's
 unprivileged ping); -Pn skips that and scans every target. Probes are
 spread over all targets and ports in a random order. On SIGINT or
 SIGTERM probe stops sending, writes the scan end with "complete": false
-and exits 130 or 143.`,
+and exits 130 or 143.
+
+When no target is left to scan, because every target is excluded or the
+-iL list is empty, probe warns on stderr, writes a scan start and a scan
+end with 0 hosts, and exits 0, as Nmap does ("0 hosts scanned").
+
+Service names in -p are looked up in Nmap's nmap-services when it is
+installed (--servicedb), else in a small built-in table. "probe help"
+shows this help; scan a host named help as "probe -- help".`,
 		Examples: []string{
 			"probe -n -p 22,80,443 127.0.0.1",
 			"probe -n -Pn -p- --all-states 127.0.0.1 | jq -c 'select(.type==\"port\")'",
 			"probe --top-ports 100 --rate 500 -iL hosts.txt --exclude-file skip.txt",
 			"echo 127.0.0.1 | probe -n -p 22 -",
-			"probe -n -p ssh,http* 127.0.0.0/29 --exclude 127.0.0.5",
+			"probe -n -p 'ssh,http*' 127.0.0.0/29 --exclude 127.0.0.5",
 		},
 		Flags:  flags(),
 		Action: action,
@@ -43,8 +53,9 @@ and exits 130 or 143.`,
 
 func flags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "p", Usage: "ports to scan: `SPEC` such as 22,80,443 or 1-1024 or - (all) or ssh,http* (default: the top 1000)"},
-		&cli.IntFlag{Name: "top-ports", Usage: "scan the `N` most common ports"},
+		&cli.StringFlag{Name: "p", Usage: "ports to scan: `SPEC` such as 22,80,443 or 1-1024 or - (all) or 'ssh,http*' (default: the top 1000)"},
+		&cli.IntFlag{Name: "top-ports", Usage: "scan the `N` most common ports by Nmap's ranking, 1-65535 (it ranks 8366 TCP ports; more gives those)"},
+		&cli.StringFlag{Name: "servicedb", Value: ports.NmapServicesPath, Usage: "look service names in -p up in `FILE` (the built-in table when it does not exist)"},
 		&cli.StringFlag{Name: "exclude-ports", Usage: "ports not to scan, as a `SPEC`"},
 		&cli.StringFlag{Name: "iL", Usage: "read targets from `FILE` (- for stdin)"},
 		&cli.StringSliceFlag{Name: "exclude", Usage: "never probe these `TARGETS` (comma-separated)"},
@@ -79,6 +90,14 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 		}
 		inputList = "-"
 	}
+	for _, name := range []string{"p", "exclude-ports", "iL", "exclude-file"} {
+		if c.IsSet(name) && strings.TrimSpace(c.String(name)) == "" {
+			return app.Usagef("-%s: empty value", name)
+		}
+	}
+	if n := c.Int("top-ports"); c.IsSet("top-ports") && (n < 1 || n > ports.MaxTop) {
+		return app.Usagef("--top-ports %d: out of range 1-%d", n, ports.MaxTop)
+	}
 	out := event.NewWriter(env.Stdout)
 	opts := scan.Options{
 		Targets:      targets,
@@ -88,6 +107,7 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 		Ports:        c.String("p"),
 		TopPorts:     c.Int("top-ports"),
 		ExcludePorts: c.String("exclude-ports"),
+		ServicesFile: c.String("servicedb"),
 		Method:       c.String("method"),
 		NoPing:       c.Bool("Pn"),
 		NoDNS:        c.Bool("n"),
@@ -110,8 +130,16 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 	if env.StderrTerminal && !c.Bool("quiet") {
 		cfg.Progress = progressLine(env.Stderr)
 	}
-	if _, err := scan.Run(ctx, cfg); err != nil {
+	env.Log.Debug("scan setup", "addresses", cfg.Targets.Len(), "ports", len(cfg.Ports),
+		"method", opts.Method, "rate", cfg.Rate, "seed", cfg.Seed)
+	env.Log.Log(ctx, app.LevelTrace, "scan scope", "targets", strings.Join(cfg.Scope.Targets, ","),
+		"exclude", strings.Join(cfg.Scope.Exclude, ","), "ports", cfg.Scope.Ports)
+	stats, err := scan.Run(ctx, cfg)
+	if err != nil {
 		return err
+	}
+	if stats.HostsTotal == 0 && ctx.Err() == nil {
+		env.Log.Warn("no targets to scan: every target is excluded or the target list is empty; 0 hosts scanned")
 	}
 	if cause := context.Cause(ctx); cause != nil {
 		return cause

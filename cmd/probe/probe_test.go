@@ -269,11 +269,11 @@ func TestEventsAreValidContract(t *testing.T) {
 			t.Fatalf("probe wrote a line the contract rejects: %v", err)
 		}
 		types = append(types, l.Type)
-		ts := l.Get("time").String()
+		ts := l.Field("time").String()
 		if _, err := time.Parse(time.RFC3339Nano, ts); err != nil || !strings.HasSuffix(ts, "Z") || len(ts) != len(event.TimeLayout) {
 			t.Errorf("line %d: time %q is not RFC 3339 UTC with nanoseconds", l.Num, ts)
 		}
-		if !l.Get("scan_id").Exists() {
+		if !l.Field("scan_id").Exists() {
 			t.Errorf("line %d has no scan_id", l.Num)
 		}
 	}

@@ -25,6 +25,17 @@ var (
 	ErrBadValue = errors.New("not a valid single-line JSON value")
 )
 
+// The setter below is hand-written rather than github.com/tidwall/sjson's
+// SetRawBytes because it measured both faster and smaller
+// (BenchmarkSetterVsSJSON, 2026-11-27, 2-core VM under load, so also as
+// thread CPU time with GOGC=off): on the golden lines (30 fields set) 0.8
+// to 1.6 µs per field against sjson's 2.3 to 2.5 µs, 4,120 bytes in 46
+// allocations against 11,992 in 137; on FuzzSetField's seed corpus (11
+// fields) 0.4 to 0.8 µs against 1.0 to 1.7 µs, 544 bytes in 18
+// allocations against 1,952 in 63. And it checks what sjson does not:
+// that the line is one valid JSON object and the value one valid value,
+// and it takes the key literally instead of as a path.
+
 // SetField returns a copy of raw with the top-level field key set to the
 // JSON encoding of value (HTML characters are not escaped). If key exists
 // at top level, only the bytes of its value are replaced (every
@@ -174,45 +185,76 @@ func tooDeep(raw []byte) bool {
 // the offset of the closing brace, and whether the object has no fields.
 // ok is false if raw turns out not to be shaped as expected.
 func findField(raw []byte, key string) (spans [][2]int, closing int, empty, ok bool) {
-	i := skipSpace(raw, 0)
-	if i >= len(raw) || raw[i] != '{' {
+	empty = true
+	closing = eachField(raw, func(k []byte, start, end int) bool {
+		empty = false
+		if keyEqual(k, key) {
+			spans = append(spans, [2]int{start, end})
+		}
+		return true
+	})
+	if closing < 0 {
 		return nil, 0, false, false
 	}
-	empty = true
+	return spans, closing, empty, true
+}
+
+// fieldValue returns the [start, end) byte range of the value of the first
+// top-level field named key in the valid JSON object raw.
+func fieldValue(raw []byte, key string) (start, end int, ok bool) {
+	eachField(raw, func(k []byte, s, e int) bool {
+		if keyEqual(k, key) {
+			start, end, ok = s, e, true
+			return false
+		}
+		return true
+	})
+	return start, end, ok
+}
+
+// eachField calls fn for each top-level field of the valid JSON object
+// raw, in order, with the key as encoded (without its quotes) and the
+// [start, end) byte range of the value, until fn returns false. It
+// returns the offset of the closing brace, -1 when raw turns out not to be
+// shaped as expected, and 0 when fn stopped early.
+func eachField(raw []byte, fn func(key []byte, start, end int) bool) int {
+	i := skipSpace(raw, 0)
+	if i >= len(raw) || raw[i] != '{' {
+		return -1
+	}
 	i++
 	for {
 		i = skipSpace(raw, i)
 		if i >= len(raw) {
-			return nil, 0, false, false
+			return -1
 		}
 		switch raw[i] {
 		case '}':
-			return spans, i, empty, true
+			return i
 		case ',':
 			i = skipSpace(raw, i+1)
 		}
 		if i >= len(raw) || raw[i] != '"' {
-			return nil, 0, false, false
+			return -1
 		}
 		end := skipString(raw, i)
 		if end < 0 {
-			return nil, 0, false, false
+			return -1
 		}
-		match := keyEqual(raw[i+1:end-1], key)
+		key := raw[i+1 : end-1]
 		i = skipSpace(raw, end)
 		if i >= len(raw) || raw[i] != ':' {
-			return nil, 0, false, false
+			return -1
 		}
 		i = skipSpace(raw, i+1)
 		start := i
 		i = skipValue(raw, i)
 		if i < 0 {
-			return nil, 0, false, false
+			return -1
 		}
-		if match {
-			spans = append(spans, [2]int{start, i})
+		if !fn(key, start, i) {
+			return 0
 		}
-		empty = false
 	}
 }
 
@@ -231,13 +273,22 @@ func skipSpace(raw []byte, i int) int {
 // skipString returns the offset just past the string starting with the
 // quote at raw[i], or -1 if it does not end.
 func skipString(raw []byte, i int) int {
-	for i++; i < len(raw); i++ {
-		switch raw[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
+	for i++; i < len(raw); {
+		// The next quote ends the string unless an odd number of
+		// backslashes escapes it; IndexByte finds it a word at a time.
+		j := bytes.IndexByte(raw[i:], '"')
+		if j < 0 {
+			return -1
 		}
+		q := i + j
+		n := 0
+		for k := q - 1; k >= i && raw[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q + 1
+		}
+		i = q + 1
 	}
 	return -1
 }

@@ -311,6 +311,14 @@ func FuzzSetField(f *testing.F) {
 			t.Fatalf("result is not valid JSON: %q", out)
 		}
 		enc, _ := marshal(value)
+		// Field, the literal-key reader, finds what SetField set, on a
+		// line the Reader accepts.
+		if _, reason := validate(out); reason == "" {
+			l := Line{Raw: out}
+			if got := l.Field(key).Raw; got != string(enc) {
+				t.Fatalf("Field(%q) = %q in %q, want %q", key, got, out, enc)
+			}
+		}
 		if key != "" {
 			if got := gjson.GetBytes(out, gjson.Escape(key)).Raw; got != string(enc) {
 				t.Fatalf("gjson finds %q under %q in %q, want %q", got, key, out, enc)

@@ -192,12 +192,41 @@ func TestReaderLines(t *testing.T) {
 				{num: 3, reason: "line longer than 64 bytes"}, {num: 4, typ: "c"}}},
 		{"exactly at the limit", `{"type":"abcde"}` + "\n" + `{"type":"abcdef"}` + "\n", 16,
 			[]lineResult{{num: 1, typ: "abcde"}, {num: 2, reason: "line longer than 16 bytes"}}},
-		{"CR counts toward the limit", `{"type":"abcde"}` + "\r\n", 16,
-			[]lineResult{{num: 1, reason: "line longer than 16 bytes"}}},
+		{"CR does not count toward the limit", `{"type":"abcde"}` + "\r\n" + `{"type":"abcdef"}` + "\r\n", 16,
+			[]lineResult{{num: 1, typ: "abcde", raw: `{"type":"abcde"}`}, {num: 2, reason: "line longer than 16 bytes"}}},
+		{"CR does not count toward the limit at the end of the input", `{"type":"abcde"}` + "\r", 16,
+			[]lineResult{{num: 1, typ: "abcde", raw: `{"type":"abcde"}`}}},
+		{"CRLF line longer than the read buffer", `{"type":"big","pad":"` + strings.Repeat("a", 3*readSize) + `"}` + "\r\n" + `{"type":"b"}` + "\n", 0,
+			[]lineResult{{num: 1, typ: "big", raw: `{"type":"big","pad":"` + strings.Repeat("a", 3*readSize) + `"}`}, {num: 2, typ: "b"}}},
+		{"byte order mark on line 1", "\xef\xbb\xbf" + `{"type":"a"}` + "\r\n" + `{"type":"b"}`, 0,
+			[]lineResult{{num: 1, typ: "a", raw: `{"type":"a"}`}, {num: 2, typ: "b"}}},
+		{"byte order mark does not count toward the limit", "\xef\xbb\xbf" + `{"type":"abcde"}`, 16,
+			[]lineResult{{num: 1, typ: "abcde", raw: `{"type":"abcde"}`}}},
+		{"byte order mark alone on line 1", "\xef\xbb\xbf\n" + `{"type":"a"}`, 0,
+			[]lineResult{{num: 2, typ: "a"}}},
+		{"byte order mark on line 2", `{"type":"a"}` + "\n\xef\xbb\xbf" + `{"type":"b"}`, 0,
+			[]lineResult{{num: 1, typ: "a"}, {num: 2, reason: "starts with a UTF-8 byte order mark (accepted on line 1 only)"}}},
+		{"two byte order marks on line 1", "\xef\xbb\xbf\xef\xbb\xbf" + `{"type":"a"}`, 0,
+			[]lineResult{{num: 1, reason: "starts with a UTF-8 byte order mark (accepted on line 1 only)"}}},
+		{"type twice", `{"type":"port","ip":"::1","type":"host"}` + "\n", 0,
+			[]lineResult{{num: 1, reason: `key "type" appears twice`}}},
+		{"type twice, once escaped", `{"\u0074ype":"port","type":"host"}` + "\n", 0,
+			[]lineResult{{num: 1, reason: `key "type" appears twice`}}},
+		{"other key twice", `{"type":"port","port":22,"port":23}` + "\n", 0,
+			[]lineResult{{num: 1, reason: `key "port" appears twice`}}},
+		{"key twice after many keys", `{"type":"x",` + manyKeys(40) + `,"k7":1}` + "\n", 0,
+			[]lineResult{{num: 1, reason: `key "k7" appears twice`}}},
+		{"many distinct keys", `{"type":"x",` + manyKeys(40) + `}` + "\n", 0,
+			[]lineResult{{num: 1, typ: "x"}}},
+		{"same key nested is fine", `{"type":"a","x":{"type":"b"},"y":[{"type":"c"}]}` + "\n", 0,
+			[]lineResult{{num: 1, typ: "a"}}},
+		{"keys differing only by escapes are the same", `{"type":"a","\u00e9":1,"é":2}` + "\n", 0,
+			[]lineResult{{num: 1, reason: `key "é" appears twice`}}},
+		{"escaped empty type", `{"type":""}` + "\n", 0, []lineResult{{num: 1, reason: `"type" field is empty`}}},
 		{"limit below bufio minimum", `{"type":"a"}` + "\n" + `{"type":"ab"}` + "\n", 12,
 			[]lineResult{{num: 1, typ: "a"}, {num: 2, reason: "line longer than 12 bytes"}}},
 		{"too deep", `{"type":"a","x":` + strings.Repeat("[", maxDepth+1) + strings.Repeat("]", maxDepth+1) + "}\n", 0,
-			[]lineResult{{num: 1, reason: "not a JSON object"}}},
+			[]lineResult{{num: 1, reason: "nested deeper than 10000 levels"}}},
 		{"deep but allowed", `{"type":"a","x":` + strings.Repeat("[", maxDepth-1) + strings.Repeat("]", maxDepth-1) + "}\n", 0,
 			[]lineResult{{num: 1, typ: "a"}}},
 	}
@@ -265,6 +294,15 @@ func TestReaderLines(t *testing.T) {
 			})
 		}
 	}
+}
+
+// manyKeys returns n distinct fields "k0":0,"k1":1,... for an object.
+func manyKeys(n int) string {
+	fs := make([]string, n)
+	for i := range fs {
+		fs[i] = fmt.Sprintf(`"k%d":%d`, i, i)
+	}
+	return strings.Join(fs, ",")
 }
 
 func insertByNum(rs []lineResult, r lineResult) []lineResult {
@@ -458,10 +496,84 @@ func TestReaderLongLineMemory(t *testing.T) {
 			if len(lines) != tc.want || tc.want == 1 && (lines[0].Type != "after" || lines[0].Num != 2) {
 				t.Errorf("lines %+v", lines)
 			}
-			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 2*DefaultMaxLine {
-				t.Errorf("allocated %d bytes for a %d-byte line, want at most %d", alloc, size, 2*DefaultMaxLine)
+			// The line buffer doubles up to the limit (and stops there),
+			// about twice the limit in all, plus the read buffer.
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 3*DefaultMaxLine {
+				t.Errorf("allocated %d bytes for a %d-byte line, want at most %d", alloc, size, 3*DefaultMaxLine)
 			}
 		})
+	}
+}
+
+// TestReaderLazyBuffer checks that a large line limit costs no memory
+// until long lines come: the buffer grows as they need.
+func TestReaderLazyBuffer(t *testing.T) {
+	in := strings.Repeat(`{"type":"port","port":22}`+"\n", 100)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	lines, _, _ := readAll(t, strings.NewReader(in), "-", ReaderOptions{MaxLine: MaxMaxLine})
+	runtime.ReadMemStats(&after)
+	if len(lines) != 100 {
+		t.Fatalf("read %d lines", len(lines))
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 2*readSize {
+		t.Errorf("allocated %d bytes with a %d-byte limit for short lines, want at most %d", alloc, MaxMaxLine, 2*readSize)
+	}
+}
+
+// TestReaderNotice checks the one message about a dropped byte order mark.
+func TestReaderNotice(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"\xef\xbb\xbf" + `{"type":"a"}` + "\n" + `{"type":"b"}`, []string{"in:1: dropped the UTF-8 byte order mark at the start of the input"}},
+		{`{"type":"a"}` + "\n\xef\xbb\xbf" + `{"type":"b"}`, nil},
+		{`{"type":"a"}`, nil},
+	} {
+		var got []string
+		rd := NewReader(strings.NewReader(tc.in), "in", ReaderOptions{Notice: func(m string) { got = append(got, m) }})
+		for {
+			if _, err := rd.Next(); err == io.EOF {
+				break
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("%q: notices %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestLineField checks that Field takes a key literally where Get takes
+// a gjson path.
+func TestLineField(t *testing.T) {
+	raw := `{"type":"port","a.b":1,"a":{"b":2},"*":3,"#":4,"@this":5,"":6,"q\"k":7,"\u00e9":8,"x|y":9,"port":22}`
+	lines, _, _ := readAll(t, strings.NewReader(raw), "-", ReaderOptions{Strict: true})
+	if len(lines) != 1 {
+		t.Fatalf("read %d lines", len(lines))
+	}
+	l := lines[0]
+	for _, tc := range []struct {
+		key  string
+		want string
+	}{
+		{"a.b", "1"}, {"a", `{"b":2}`}, {"*", "3"}, {"#", "4"}, {"@this", "5"}, {"", "6"}, {`q"k`, "7"},
+		{"é", "8"}, {"x|y", "9"}, {"port", "22"}, {"type", `"port"`},
+	} {
+		got := l.Field(tc.key)
+		if !got.Exists() || got.Raw != tc.want {
+			t.Errorf("Field(%q) = %q (exists %v), want %q", tc.key, got.Raw, got.Exists(), tc.want)
+		}
+	}
+	if got := l.Field("b"); got.Exists() {
+		t.Errorf("Field(b) = %q, want none", got.Raw)
+	}
+	if got := l.Get("a.b").Raw; got != "2" {
+		t.Errorf("Get(a.b) = %q, want the path's 2", got)
+	}
+	if l.Field("port").Int() != 22 || l.Field("type").String() != "port" {
+		t.Error("typed accessors")
 	}
 }
 
@@ -536,6 +648,9 @@ func FuzzReader(f *testing.F) {
 		`{"type":""}` + "\n[1]\n\"s\"\n{}\n" + `{"type":7}`,
 		"{\"type\":\"\xff\"}\n",
 		`{"\u0074ype":"x","type":"y"}`,
+		"\xef\xbb\xbf" + `{"type":"bom","a.b":1}` + "\r\n\xef\xbb\xbf{}",
+		`{"type":"a","k":1,"k":2,"x":{"k":3}}`,
+		`{"type":"a","x":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`,
 	} {
 		f.Add([]byte(s), uint16(0))
 	}
@@ -553,6 +668,15 @@ func FuzzReader(f *testing.F) {
 		inLines := bytes.Split(data, []byte{'\n'})
 		if len(inLines) > 0 && len(inLines[len(inLines)-1]) == 0 {
 			inLines = inLines[:len(inLines)-1]
+		}
+		// content is an input line as the Reader sees it: without its
+		// "\r" and, on line 1, without a byte order mark.
+		content := func(num int) []byte {
+			c := bytes.TrimSuffix(inLines[num-1], []byte{'\r'})
+			if num == 1 {
+				c = bytes.TrimPrefix(c, []byte("\xef\xbb\xbf"))
+			}
+			return c
 		}
 		seen := map[int]bool{}
 		last := 0
@@ -572,11 +696,14 @@ func FuzzReader(f *testing.F) {
 			if bytes.IndexByte(l.Raw, '\n') >= 0 {
 				t.Fatalf("Raw contains a newline: %q", l.Raw)
 			}
-			if want := bytes.TrimSuffix(inLines[l.Num-1], []byte{'\r'}); !bytes.Equal(l.Raw, want) {
+			if want := content(l.Num); !bytes.Equal(l.Raw, want) {
 				t.Fatalf("line %d: Raw %q, input %q", l.Num, l.Raw, want)
 			}
-			if len(inLines[l.Num-1]) > limit {
-				t.Fatalf("line %d of %d bytes returned, limit %d", l.Num, len(inLines[l.Num-1]), limit)
+			if len(l.Raw) > limit {
+				t.Fatalf("line %d of %d bytes returned, limit %d", l.Num, len(l.Raw), limit)
+			}
+			if hasDupKeys(l.Raw) {
+				t.Fatalf("line %d repeats a key and was returned: %q", l.Num, l.Raw)
 			}
 			var m map[string]json.RawMessage
 			if !json.Valid(l.Raw) || json.Unmarshal(l.Raw, &m) != nil {
@@ -586,8 +713,14 @@ func FuzzReader(f *testing.F) {
 				t.Fatalf("line %d: Type %q in %q", l.Num, l.Type, l.Raw)
 			}
 			var typ string
-			if !hasDupKeys(l.Raw) && (json.Unmarshal(m["type"], &typ) != nil || typ == "") {
-				t.Fatalf("line %d: encoding/json finds no string type in %q", l.Num, l.Raw)
+			if json.Unmarshal(m["type"], &typ) != nil || typ != l.Type {
+				t.Fatalf("line %d: encoding/json finds type %q in %q, the Reader %q", l.Num, typ, l.Raw, l.Type)
+			}
+			// Field finds every key as encoding/json decodes it.
+			for k, v := range m {
+				if got := l.Field(k); !got.Exists() || got.Raw != string(v) {
+					t.Fatalf("line %d: Field(%q) = %q, encoding/json %q", l.Num, k, got.Raw, v)
+				}
 			}
 		}
 		for _, e := range reported {
@@ -603,11 +736,11 @@ func FuzzReader(f *testing.F) {
 		// every short, well-formed event must have been returned.
 		for i, in := range inLines {
 			num := i + 1
-			line := bytes.TrimSuffix(in, []byte{'\r'})
+			line := content(num)
 			if !seen[num] && len(bytes.Trim(line, " \t\r")) != 0 {
 				t.Fatalf("line %d %q neither returned nor reported", num, in)
 			}
-			if len(in) <= limit && len(in) <= maxDepth && utf8.Valid(line) && json.Valid(line) {
+			if len(line) <= limit && len(line) <= maxDepth && utf8.Valid(line) && json.Valid(line) {
 				var m map[string]json.RawMessage
 				if json.Unmarshal(line, &m) == nil && !seen[num] {
 					t.Fatalf("valid object on line %d %q dropped silently", num, in)

@@ -2,8 +2,11 @@ package ports
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -138,6 +141,34 @@ var wellKnownTable = sync.OnceValue(func() *table {
 	}
 	return t.done()
 })
+
+// NmapServicesPath is where Debian's nmap package installs Nmap's list of
+// service names and ports.
+const NmapServicesPath = "/usr/share/nmap/nmap-services"
+
+// ServicesFile returns a ParseOptions.LoadNames that reads the services
+// file at path (nmap-services or /etc/services format, see
+// ParseServicesFile). When there is no file at path it gives WellKnown(),
+// so service names work without Nmap installed; a file that exists but
+// cannot be read or parsed is an error naming it. The file is read at
+// most once per call of the function returned.
+func ServicesFile(path string) func() (Names, error) {
+	return sync.OnceValues(func() (Names, error) {
+		f, err := os.Open(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return WellKnown(), nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read service names: %w", err)
+		}
+		defer f.Close()
+		n, err := ParseServicesFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("read service names from %s: %w", path, err)
+		}
+		return n, nil
+	})
+}
 
 // maxServicesLine bounds one line of a services file; real lines are well
 // under 1 KiB.

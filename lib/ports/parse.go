@@ -18,8 +18,14 @@ type ParseOptions struct {
 	// scan passes []Proto{UDP}, a combined scan both.
 	Default []Proto
 	// Names resolves service names and wildcards such as "ssh" or "http*".
-	// Nil means WellKnown().
+	// Nil means LoadNames, or WellKnown() when that is nil too.
 	Names Names
+	// LoadNames, if set and Names is nil, is called once, when the spec
+	// first names a service, and its Names are used; a spec of numbers
+	// never calls it, so a command can offer a large services file (see
+	// ServicesFile) without reading it on every run. Its error fails
+	// Parse as it is, without ErrBadSpec.
+	LoadNames func() (Names, error)
 }
 
 // Parse reads a port specification in Nmap's -p syntax:
@@ -41,8 +47,8 @@ type ParseOptions struct {
 //
 //	bad port spec "22,80-x": "80-x" is not a port or range
 func Parse(spec string, opts ParseOptions) (List, error) {
-	p := parser{spec: spec, names: opts.Names}
-	if p.names == nil {
+	p := parser{spec: spec, names: opts.Names, load: opts.LoadNames}
+	if p.names == nil && p.load == nil {
 		p.names = WellKnown()
 	}
 	p.cur = opts.Default
@@ -64,6 +70,7 @@ func Parse(spec string, opts ParseOptions) (List, error) {
 type parser struct {
 	spec  string
 	names Names
+	load  func() (Names, error)
 	cur   []Proto
 	spans [numProtos][]span
 }
@@ -133,6 +140,16 @@ func (p *parser) item(item string) error {
 	}
 	if !isName(item) {
 		return p.errorf("%q is not a port, range or service name", item)
+	}
+	if p.names == nil {
+		n, err := p.load()
+		if err != nil {
+			return err
+		}
+		if n == nil {
+			n = WellKnown()
+		}
+		p.names = n
 	}
 	found := false
 	for _, proto := range p.cur {

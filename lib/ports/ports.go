@@ -195,6 +195,16 @@ func (l List) Ports(p Proto) []uint16 {
 	return out
 }
 
+// Only returns the ports of l that belong to protocol p, so a scan method
+// for one protocol can take its part of a list such as "T:22,U:53".
+func (l List) Only(p Proto) List {
+	var out List
+	if p.valid() {
+		out.sets[p-1] = l.sets[p-1]
+	}
+	return out
+}
+
 // Without returns the ports of l that are not in ex, as --exclude-ports
 // needs.
 func (l List) Without(ex List) List {

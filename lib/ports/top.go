@@ -44,9 +44,24 @@ func parseTop(text string) ([]uint16, error) {
 	return out, nil
 }
 
+// MaxTop is the largest n Top accepts, as for Nmap's --top-ports.
+const MaxTop = 65535
+
+// TopLen returns how many ports of protocol p the embedded table ranks
+// (8366 TCP and 19022 UDP ports from Nmap 7.93's nmap-services), or 0 for
+// an invalid protocol.
+func TopLen(p Proto) int {
+	tables, err := topTables()
+	if err != nil || !p.valid() {
+		return 0
+	}
+	return len(tables[p-1])
+}
+
 // Top returns the n most frequently open ports of each of protos (TCP when
-// none is given), as Nmap's --top-ports selects them. It fails if n is below
-// 1 or above the size of the embedded table for a protocol (1000).
+// none is given), as Nmap's --top-ports selects them. n may be 1 to MaxTop;
+// like Nmap, a number above the ports the table ranks for a protocol (see
+// TopLen) gives all of them, not every port.
 func Top(n int, protos ...Proto) (List, error) {
 	if len(protos) == 0 {
 		protos = []Proto{TCP}
@@ -61,10 +76,10 @@ func Top(n int, protos ...Proto) (List, error) {
 			return List{}, fmt.Errorf("top ports: protocol %v is not tcp or udp", p)
 		}
 		table := tables[p-1]
-		if n < 1 || n > len(table) {
-			return List{}, fmt.Errorf("top ports: %d is out of range 1-%d for %v", n, len(table), p)
+		if n < 1 || n > MaxTop {
+			return List{}, fmt.Errorf("top ports: %d is out of range 1-%d", n, MaxTop)
 		}
-		for _, port := range table[:n] {
+		for _, port := range table[:min(n, len(table))] {
 			spans[p-1] = append(spans[p-1], span{port, port})
 		}
 	}

@@ -2,6 +2,7 @@ package ports_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/picketscan/picket/lib/ports"
@@ -70,6 +71,37 @@ func TestTopFull(t *testing.T) {
 	}
 }
 
+// TestTopWholeTable checks --top-ports beyond 1000, up to 65535: the
+// table ranks every port Nmap's does (8366 TCP, 19022 UDP), and, as with
+// Nmap, asking for more gives those, not every port.
+func TestTopWholeTable(t *testing.T) {
+	for _, tt := range []struct {
+		p    ports.Proto
+		want int
+	}{{ports.TCP, 8366}, {ports.UDP, 19022}} {
+		if got := ports.TopLen(tt.p); got != tt.want {
+			t.Errorf("TopLen(%v) = %d, want %d", tt.p, got, tt.want)
+		}
+		for _, n := range []int{1001, 5000, tt.want, tt.want + 1, ports.MaxTop} {
+			l, err := ports.Top(n, tt.p)
+			if err != nil {
+				t.Fatalf("Top(%d, %v): %v", n, tt.p, err)
+			}
+			if want := min(n, tt.want); l.Len() != want {
+				t.Errorf("Top(%d, %v) has %d ports, want %d", n, tt.p, l.Len(), want)
+			}
+		}
+	}
+	// What Nmap 7.93 scans for --top-ports 65535 starts like this.
+	all, err := ports.Top(ports.MaxTop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := all.String(); !strings.HasPrefix(s, "T:1-35,37-226,228-231,233-238,242-271,273,276-277,280-284,") {
+		t.Errorf("Top(65535) = %.80s...", s)
+	}
+}
+
 func TestTopErrors(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -77,9 +109,9 @@ func TestTopErrors(t *testing.T) {
 		proto   ports.Proto
 		wantErr string
 	}{
-		{"zero", 0, ports.TCP, "top ports: 0 is out of range 1-1000 for tcp"},
-		{"negative", -5, ports.UDP, "top ports: -5 is out of range 1-1000 for udp"},
-		{"too many", 1001, ports.TCP, "top ports: 1001 is out of range 1-1000 for tcp"},
+		{"zero", 0, ports.TCP, "top ports: 0 is out of range 1-65535"},
+		{"negative", -5, ports.UDP, "top ports: -5 is out of range 1-65535"},
+		{"too many", 65536, ports.TCP, "top ports: 65536 is out of range 1-65535"},
 		{"bad protocol", 10, 9, "top ports: protocol proto(9) is not tcp or udp"},
 	}
 	for _, tt := range tests {

@@ -28,6 +28,10 @@ type Options struct {
 	Ports        string   // -p; empty means the top 1000 TCP ports
 	TopPorts     int      // --top-ports
 	ExcludePorts string   // --exclude-ports
+	// ServicesFile is the services file that service names in Ports and
+	// ExcludePorts are looked up in, read only when a name is given; when
+	// it is "" or does not exist, the built-in table of ports.WellKnown.
+	ServicesFile string
 
 	Method      string // "connect"
 	NoPing      bool   // -Pn: treat every target as up
@@ -98,6 +102,11 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 		return Config{}, err
 	}
 
+	if len(o.Targets) == 0 && o.InputList == "" {
+		// An empty list file is a scan of zero hosts; no list at all is
+		// a mistake.
+		return Config{}, targets.ErrNoTargets
+	}
 	tsrc := targets.Args(o.Targets, "argument")
 	if o.InputList != "" {
 		list, err := readList(o.InputList, o.Stdin)
@@ -173,14 +182,18 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 // --exclude-ports.
 func portList(o Options) (ports.List, error) {
 	var (
-		l   ports.List
-		err error
+		l     ports.List
+		err   error
+		names func() (ports.Names, error)
 	)
+	if o.ServicesFile != "" {
+		names = ports.ServicesFile(o.ServicesFile)
+	}
 	switch {
 	case o.Ports != "" && o.TopPorts != 0:
 		return l, fmt.Errorf("-p and --top-ports cannot be used together")
 	case o.Ports != "":
-		l, err = ports.Parse(o.Ports, ports.ParseOptions{})
+		l, err = ports.Parse(o.Ports, ports.ParseOptions{LoadNames: names})
 	case o.TopPorts != 0:
 		l, err = ports.Top(o.TopPorts, ports.TCP)
 	default:
@@ -193,7 +206,7 @@ func portList(o Options) (ports.List, error) {
 		return l, fmt.Errorf("bad port spec %q: UDP ports need a UDP method; --method %s scans TCP only", o.Ports, o.Method)
 	}
 	if o.ExcludePorts != "" {
-		ex, err := ports.Parse(o.ExcludePorts, ports.ParseOptions{})
+		ex, err := ports.Parse(o.ExcludePorts, ports.ParseOptions{LoadNames: names})
 		if err != nil {
 			return l, fmt.Errorf("--exclude-ports: %w", err)
 		}

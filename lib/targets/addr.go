@@ -40,20 +40,3 @@ func distance(a, b netip.Addr) (hi, lo uint64) {
 	hi, _ = bits.Sub64(bhi, ahi, borrow)
 	return hi, lo
 }
-
-// lastAddr returns the last address of p, which must be masked.
-func lastAddr(p netip.Prefix) netip.Addr {
-	a := p.Addr()
-	host := a.BitLen() - p.Bits()
-	hi, lo := toU128(a)
-	switch {
-	case host >= 128:
-		hi, lo = ^uint64(0), ^uint64(0)
-	case host >= 64:
-		lo = ^uint64(0)
-		hi |= 1<<(host-64) - 1
-	case host > 0:
-		lo |= 1<<host - 1
-	}
-	return fromU128(hi, lo, a.Is4())
-}

@@ -220,6 +220,23 @@ func TestBuild(t *testing.T) {
 	}
 }
 
+// TestBuildEmpty checks that no targets at all (an empty -iL file) is a
+// scan of zero hosts, the same case as every target excluded.
+func TestBuildEmpty(t *testing.T) {
+	for _, c := range []Config{
+		{},
+		{Targets: Args([]string{"10.0.0.0/30"}, "argument"), Exclude: Args([]string{"10.0.0.0/29"}, "--exclude")},
+	} {
+		s, err := Build(context.Background(), c)
+		if err != nil {
+			t.Fatalf("Build(%d targets): %v", len(c.Targets), err)
+		}
+		for tg := range s.All() {
+			t.Errorf("All yielded %s", tg.Addr)
+		}
+	}
+}
+
 func TestBuildErrors(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -228,7 +245,6 @@ func TestBuildErrors(t *testing.T) {
 		want    string
 		is      error
 	}{
-		{name: "no targets", want: "no targets to scan", is: ErrNoTargets},
 		{name: "nothing resolves", targets: []string{"nosuch.invalid", "nosuch.invalid/24", "other.invalid"},
 			want: "no targets to scan: no target name resolved (3 tried)", is: ErrNoTargets},
 		{name: "bad target", targets: []string{"10.0.0.1", "10.0.0.300"},

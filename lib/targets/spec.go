@@ -175,15 +175,18 @@ func (s Spec) At(i uint64) netip.Addr {
 	return netip.Addr{}
 }
 
-// Contains reports whether the spec covers a. Zones are ignored. A name
-// contains nothing until it is resolved.
+// Contains reports whether the spec covers a. Zones are ignored, and an
+// IPv4-mapped IPv6 address is the same address as the IPv4 one it maps.
+// A name contains nothing until it is resolved.
 func (s Spec) Contains(a netip.Addr) bool {
-	a = a.WithZone("")
+	a = canonical(a)
 	switch s.kind {
 	case KindAddr:
 		return a == s.addr.WithZone("")
 	case KindPrefix:
-		return netip.PrefixFrom(s.addr, s.bits).Contains(a)
+		p := netip.PrefixFrom(s.addr, s.bits)
+		// An IPv6 prefix shorter than /96 may cover the mapped block.
+		return p.Contains(a) || a.Is4() && p.Contains(netip.AddrFrom16(a.As16()))
 	case KindRange:
 		return s.oct.contains(a)
 	}
@@ -223,6 +226,11 @@ func (e *SpecError) Error() string {
 // octet range in which each octet is a number, a range a-b, an open range
 // -b, a- or -, a *, or a comma list of those (192.168.3-5,7.1), and a
 // host name with an optional prefix length (example.com/28).
+//
+// An IPv4-mapped IPv6 address (::ffff:192.0.2.1) is read as the IPv4
+// address it maps, and a prefix inside the mapped block (::ffff:192.0.2.0/120,
+// /96 or longer) as the IPv4 prefix it maps (192.0.2.0/24), so Addr, Prefix
+// and Bits describe the IPv4 form while String keeps the text as given.
 //
 // Text made only of digits, dots, commas, hyphens and * is always read as
 // IPv4, so "1.2.3" is an error rather than a name to resolve. Octets with
@@ -303,7 +311,8 @@ func parseV6(host string, bits int, bitsText string) (Spec, string) {
 		return Spec{}, "not a valid IPv6 address"
 	}
 	if bits < 0 {
-		return Spec{kind: KindAddr, addr: a, bits: -1}, ""
+		// An IPv4-mapped address is the IPv4 address it maps.
+		return Spec{kind: KindAddr, addr: a.Unmap(), bits: -1}, ""
 	}
 	if a.Zone() != "" {
 		return Spec{}, "an address with a zone takes no prefix length"
@@ -311,8 +320,8 @@ func parseV6(host string, bits int, bitsText string) (Spec, string) {
 	if bits > 128 {
 		return Spec{}, fmt.Sprintf("prefix /%s is over 128 for IPv6", bitsText)
 	}
-	p := netip.PrefixFrom(a, bits).Masked()
-	return Spec{kind: KindPrefix, addr: p.Addr(), bits: bits}, ""
+	p := canonicalPrefix(netip.PrefixFrom(a, bits))
+	return Spec{kind: KindPrefix, addr: p.Addr(), bits: p.Bits()}, ""
 }
 
 func isV4Syntax(t string) bool {

@@ -18,7 +18,12 @@ func TestParseSpec(t *testing.T) {
 		{name: "ipv4 address", text: "192.0.2.7", kind: KindAddr, len: 1, first: "192.0.2.7", last: "192.0.2.7"},
 		{name: "ipv6 address", text: "::1", kind: KindAddr, len: 1, first: "::1", last: "::1"},
 		{name: "ipv6 zone", text: "fe80::1%eth0", kind: KindAddr, len: 1, first: "fe80::1%eth0", last: "fe80::1%eth0"},
-		{name: "ipv4 mapped", text: "::ffff:192.0.2.1", kind: KindAddr, len: 1, first: "::ffff:192.0.2.1", last: "::ffff:192.0.2.1"},
+		{name: "ipv4 mapped", text: "::ffff:192.0.2.1", kind: KindAddr, len: 1, first: "192.0.2.1", last: "192.0.2.1"},
+		{name: "ipv4 mapped in hex", text: "::FFFF:c000:201", kind: KindAddr, len: 1, first: "192.0.2.1", last: "192.0.2.1"},
+		{name: "ipv4 mapped with a zone", text: "::ffff:192.0.2.1%eth0", kind: KindAddr, len: 1, first: "192.0.2.1", last: "192.0.2.1"},
+		{name: "ipv4 mapped prefix", text: "::ffff:192.0.2.0/120", kind: KindPrefix, len: 256, first: "192.0.2.0", last: "192.0.2.255"},
+		{name: "ipv4 mapped /96", text: "0:0:0:0:0:ffff:1.2.3.4/96", kind: KindPrefix, len: 1 << 32, first: "0.0.0.0", last: "255.255.255.255"},
+		{name: "prefix around the mapped block stays IPv6", text: "::ffff:0.0.0.0/95", kind: KindPrefix, len: 1 << 33, first: "::fffe:0:0", last: "::ffff:255.255.255.255"},
 		{name: "ipv4 cidr", text: "192.0.2.0/24", kind: KindPrefix, len: 256, first: "192.0.2.0", last: "192.0.2.255"},
 		{name: "ipv4 cidr host bits", text: "192.0.2.77/28", kind: KindPrefix, len: 16, first: "192.0.2.64", last: "192.0.2.79"},
 		{name: "ipv4 /32", text: "192.0.2.1/32", kind: KindPrefix, len: 1, first: "192.0.2.1", last: "192.0.2.1"},
@@ -103,8 +108,15 @@ func TestSpecAccessors(t *testing.T) {
 	if got := s.Prefix(); got != netip.MustParsePrefix("192.0.2.64/28") {
 		t.Errorf("Prefix = %s", got)
 	}
-	if s.Contains(netip.MustParseAddr("192.0.2.80")) || s.Contains(netip.MustParseAddr("::ffff:192.0.2.64")) {
+	if s.Contains(netip.MustParseAddr("192.0.2.80")) || s.Contains(netip.MustParseAddr("::ffff:192.0.2.80")) {
 		t.Error("prefix contains an address outside it")
+	}
+	if !s.Contains(netip.MustParseAddr("::ffff:192.0.2.64")) {
+		t.Error("prefix does not contain an address inside it spelled IPv4-mapped")
+	}
+	s, _ = ParseSpec("::/80")
+	if !s.Contains(netip.MustParseAddr("10.0.0.1")) || s.Contains(netip.MustParseAddr("2001:db8::1")) {
+		t.Error("::/80 membership wrong: it covers the mapped block")
 	}
 	s, _ = ParseSpec("10.1-2.3.4")
 	if s.Contains(netip.MustParseAddr("10.3.3.4")) || !s.Contains(netip.MustParseAddr("10.2.3.4")) {

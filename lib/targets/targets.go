@@ -19,25 +19,35 @@
 //   - The targets may cover at most MaxLen (2^63) addresses in all, so an
 //     IPv6 target prefix must be /65 or longer. Exclusions have no limit.
 //   - Duplicates are kept: a target given twice is enumerated twice.
-//   - If exclusions remove every target, Build still succeeds and All
-//     yields nothing; the caller reports a scan of zero hosts.
+//   - An address has one identity however it is spelled: an
+//     IPv4-mapped IPv6 address (::ffff:10.0.0.1) and a prefix inside the
+//     mapped block (::ffff:10.0.0.0/120) are read as the IPv4 address and
+//     prefix they map, for targets, exclusions and resolved names alike,
+//     and an IPv6 exclusion that covers the whole mapped block (::/64)
+//     excludes every IPv4 address. An excluded address is never yielded,
+//     whichever way either side is written.
+//   - If exclusions remove every target, or no target is given at all
+//     (an empty -iL file), Build still succeeds and All yields nothing;
+//     the caller reports a scan of zero hosts, the same way for both.
 package targets
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"iter"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 )
 
 // MaxLen is the most addresses a Set may cover.
 const MaxLen = 1 << 63
 
-// ErrNoTargets is returned by Build when no target was given or none is
-// left once names that failed to resolve have been dropped.
+// ErrNoTargets is returned by Build when target names were given and none
+// of them resolved, so nothing is left to scan.
 var ErrNoTargets = errors.New("no targets to scan")
 
 // Resolver looks up host names. *net.Resolver satisfies it.
@@ -93,9 +103,6 @@ type Set struct {
 // Source's Where and text; see the package documentation for how names
 // that fail to resolve are treated.
 func Build(ctx context.Context, c Config) (*Set, error) {
-	if len(c.Targets) == 0 {
-		return nil, ErrNoTargets
-	}
 	resolver := c.Resolver
 	if resolver == nil {
 		resolver = net.DefaultResolver
@@ -132,7 +139,9 @@ func Build(ctx context.Context, c Config) (*Set, error) {
 			return nil, err
 		}
 	}
-	s.ex.finish()
+	if err := s.ex.finish(); err != nil {
+		return nil, fmt.Errorf("build exclusions: %w", err)
+	}
 
 	unresolved := 0
 	for i, sp := range tspecs {
@@ -161,7 +170,7 @@ func Build(ctx context.Context, c Config) (*Set, error) {
 		s.total += n
 		s.blocks = append(s.blocks, b)
 	}
-	if len(s.blocks) == 0 {
+	if len(s.blocks) == 0 && unresolved > 0 {
 		return nil, fmt.Errorf("%w: no target name resolved (%d tried)", ErrNoTargets, unresolved)
 	}
 	return s, nil
@@ -338,19 +347,15 @@ func (s *Set) At(i uint64) Target {
 	if i >= s.total {
 		return Target{}
 	}
-	lo, hi := 0, len(s.blocks)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if s.blocks[m].start <= i {
-			lo = m + 1
-		} else {
-			hi = m
-		}
+	k, found := slices.BinarySearchFunc(s.blocks, i, func(b block, i uint64) int { return cmp.Compare(b.start, i) })
+	if !found {
+		k--
 	}
-	b := &s.blocks[lo-1]
-	return b.target(b.spec.At(i - b.start))
+	b := &s.blocks[k]
+	return b.target(b.spec.At(i - b.start).Unmap())
 }
 
+// target returns the Target for the address a of b, already unmapped.
 func (b *block) target(a netip.Addr) Target {
 	if b.name != "" && a == b.named {
 		return Target{Addr: a, Name: b.name}
@@ -358,21 +363,25 @@ func (b *block) target(a netip.Addr) Target {
 	return Target{Addr: a}
 }
 
-// Excluded reports whether a is covered by an exclusion. Zones are
-// ignored and an IPv4-mapped address is also tested as IPv4. It takes a
-// binary search over the address and prefix exclusions plus one bitmap
-// test per octet-range exclusion.
+// Excluded reports whether a is covered by an exclusion, however either
+// is spelled: zones are ignored, and an IPv4-mapped IPv6 address
+// (::ffff:10.0.0.1) is the IPv4 address it maps (10.0.0.1), for the
+// exclusions as for a. It takes a binary search over the address and
+// prefix exclusions plus one bitmap test per octet-range exclusion.
 func (s *Set) Excluded(a netip.Addr) bool { return s.ex.contains(a) }
 
 // All yields every target that is not excluded, in specification order.
-// A run of addresses inside one excluded interval is skipped at once
-// rather than tested address by address.
+// An IPv4-mapped IPv6 address comes out as the IPv4 address it maps, so
+// that events carry one spelling of each address; an IPv6 zone is kept.
+// A run of addresses inside one
+// excluded interval is skipped at once rather than tested address by
+// address.
 func (s *Set) All() iter.Seq[Target] {
 	return func(yield func(Target) bool) {
 		for bi := range s.blocks {
 			b := &s.blocks[bi]
 			for j := uint64(0); j < b.n; j++ {
-				a := b.spec.At(j)
+				a := b.spec.At(j).Unmap()
 				if s.ex.empty() || !s.ex.contains(a) {
 					if !yield(b.target(a)) {
 						return
@@ -382,11 +391,15 @@ func (s *Set) All() iter.Seq[Target] {
 				if b.spec.kind == KindRange {
 					continue
 				}
-				k := s.ex.spanOf(a.WithZone(""))
-				if k < 0 {
+				c := canonical(a)
+				last, ok := s.ex.last(c)
+				if !ok {
 					continue
 				}
-				dhi, dlo := distance(a, s.ex.spans[k].hi)
+				// c and last are of one family; an IPv4 interval met
+				// inside an IPv6 block ends with the mapped block, so the
+				// block's addresses stay consecutive over the skip.
+				dhi, dlo := distance(c, last)
 				if dhi != 0 || dlo >= b.n-j-1 {
 					break
 				}
@@ -397,7 +410,7 @@ func (s *Set) All() iter.Seq[Target] {
 }
 
 // Specs returns the target specifications as given, in order.
-func (s *Set) Specs() []string { return append([]string(nil), s.specs...) }
+func (s *Set) Specs() []string { return slices.Clone(s.specs) }
 
 // ExcludeSpecs returns the exclusion specifications as given, in order.
 func (s *Set) ExcludeSpecs() []string { return append([]string(nil), s.exSpecs...) }

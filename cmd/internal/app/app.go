@@ -1,5 +1,6 @@
 // Package app is the command-line frame shared by Picket's tools: the
-// common flags (--log-format, --strict, --version, --help with examples),
+// common flags (--log-format, -q, -v, --strict, --version, --help with
+// examples, anywhere on the line),
 // exit codes from errors, signal handling and a quiet exit on a closed
 // stdout. Each tool supplies its own flags and an action; the rest is
 // here once. It lives under cmd/ because lib/ stays free of urfave/cli.
@@ -33,6 +34,9 @@ type Env struct {
 	// StderrTerminal is true when stderr is a terminal, where progress
 	// lines are welcome.
 	StderrTerminal bool
+	// Verbose counts -v: 1 enables debug records on Log, 2 and more also
+	// trace records (LevelTrace).
+	Verbose int
 
 	jsonLog bool
 }
@@ -47,9 +51,16 @@ type Tool struct {
 	Description string
 	Examples    []string
 	ExitCodes   []string
-	Flags       []cli.Flag
-	Action      func(ctx context.Context, c *cli.Context, env *Env) error
+	// Flags are the tool's own flags. Check required values in Action
+	// and return Usagef: urfave/cli's Required flags fail outside the
+	// usage-error path and are not used.
+	Flags  []cli.Flag
+	Action func(ctx context.Context, c *cli.Context, env *Env) error
 }
+
+// LevelTrace is the level of the records -vv adds: per-item detail below
+// debug.
+const LevelTrace = slog.LevelDebug - 4
 
 // Main runs t as the program and exits with its code. SIGINT and SIGTERM
 // cancel the action's context; SIGPIPE is turned into an error on write
@@ -66,19 +77,24 @@ func Main(t Tool) {
 // code. It never exits itself, so tests run whole commands in-process.
 func Run(ctx context.Context, t Tool, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Now: time.Now, StderrTerminal: isTerminal(stderr)}
+	installFlagStringer.Do(func() { cli.FlagStringer = singleDashStringer(cli.FlagStringer) })
 	a := &cli.App{
 		Name:        t.Name,
 		Usage:       t.Usage,
 		UsageText:   t.Name + " [flags] " + t.ArgsUsage,
 		Description: description(t),
-		Version:     Version(),
 		Reader:      stdin,
 		Writer:      stdout,
 		ErrWriter:   stderr,
 		Flags: slices.Concat(t.Flags, []cli.Flag{
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "diagnostics on stderr as `FORMAT`: text or json"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "report only errors on stderr"},
+			// urfave/cli's own version flag is also -v; Nmap users
+			// type -v for verbose, so the frame has its own.
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Count: &env.Verbose, Usage: "more diagnostics on stderr (-vv: more still)"},
+			&cli.BoolFlag{Name: "version", Usage: "print the version on stdout and exit"},
 		}),
+		HideVersion:            true,
 		HideHelpCommand:        true,
 		UseShortOptionHandling: false,
 		// Errors go back to Run, which decides the exit code, so
@@ -88,9 +104,20 @@ func Run(ctx context.Context, t Tool, args []string, stdin io.Reader, stdout, st
 			return WithCode(ExitUsage, err)
 		},
 		Action: func(c *cli.Context) error {
+			if c.Bool("version") {
+				_, err := fmt.Fprintf(stdout, "%s version %s\n", t.Name, Version())
+				return err
+			}
 			level := slog.LevelInfo
-			if c.Bool("quiet") {
+			switch {
+			case c.Bool("quiet") && env.Verbose > 0:
+				return Usagef("-q and -v contradict each other: give one")
+			case c.Bool("quiet"):
 				level = slog.LevelError
+			case env.Verbose == 1:
+				level = slog.LevelDebug
+			case env.Verbose > 1:
+				level = LevelTrace
 			}
 			log, err := NewLogger(stderr, t.Name, c.String("log-format"), level)
 			if err != nil {
@@ -98,6 +125,7 @@ func Run(ctx context.Context, t Tool, args []string, stdin io.Reader, stdout, st
 			}
 			env.Log = log
 			env.jsonLog = c.String("log-format") == "json"
+			log.Debug("start", "version", Version(), "args", strings.Join(args[1:], " "))
 			return t.Action(ctx, c, env)
 		},
 	}
@@ -114,10 +142,14 @@ func Run(ctx context.Context, t Tool, args []string, stdin io.Reader, stdout, st
 		return sigCode
 	}
 	code := Code(err)
-	if code == ExitFailure && isFlagError(err) {
+	var own *ExitError
+	var sig *SignalError
+	if code != ExitFailure && !errors.As(err, &own) && !errors.As(err, &sig) {
+		// An exit code that urfave/cli chose itself (it uses 3 for an
+		// unknown help topic): the documented codes are 0, 1 and 2, and
+		// anything cli refuses is a usage error.
 		code = ExitUsage
 	}
-	var sig *SignalError
 	switch {
 	case errors.As(err, &sig):
 	case env.jsonLog:
@@ -139,18 +171,6 @@ func signalCode(ctx context.Context) int {
 		return se.ExitCode()
 	}
 	return 0
-}
-
-// isFlagError recognises urfave/cli's complaints about flags and
-// arguments, which it returns as plain errors.
-func isFlagError(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"flag provided but not defined", "invalid value", "flag needs an argument", "Required flag"} {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
 }
 
 func description(t Tool) string {

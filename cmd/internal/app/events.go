@@ -16,7 +16,7 @@ import (
 func InputFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "strict", Usage: "stop at the first bad input line (exit 2) instead of reporting and skipping it"},
-		&cli.IntFlag{Name: "max-line", Value: event.DefaultMaxLine, Usage: "reject input lines longer than `BYTES`"},
+		&cli.IntFlag{Name: "max-line", Value: event.DefaultMaxLine, Usage: "reject input lines longer than `BYTES` (65536 to 67108864; line endings do not count)"},
 	}
 }
 
@@ -24,18 +24,25 @@ func InputFlags() []cli.Flag {
 // name at all, is stdin) and calls fn for each valid line. A bad line is
 // reported on stderr as "input:line: reason", counted and skipped, and a
 // summary of the skipped lines is logged at the end; with --strict the
-// first bad line ends the reading with exit status 2. Reading stops early
-// when ctx ends or fn fails.
+// first bad line ends the reading with exit status 2. A byte order mark
+// dropped from line 1 is said once on stderr. Reading stops early when
+// ctx ends or fn fails.
 func ReadEvents(ctx context.Context, c *cli.Context, env *Env, names []string, fn func(event.Line) error) error {
 	if len(names) == 0 {
 		names = []string{"-"}
 	}
+	maxLine := c.Int("max-line")
+	if maxLine < event.MinMaxLine || maxLine > event.MaxMaxLine {
+		return Usagef("bad --max-line %d: must be from %d (64 KiB) to %d (64 MiB)", maxLine, event.MinMaxLine, event.MaxMaxLine)
+	}
 	opts := event.ReaderOptions{
-		MaxLine: c.Int("max-line"),
+		MaxLine: maxLine,
 		Strict:  c.Bool("strict"),
 		Report:  func(e *event.LineError) { env.Log.Warn(e.Error()) },
+		Notice:  func(msg string) { env.Log.Info(msg) },
 	}
 	for _, name := range names {
+		env.Log.Debug("read events", "input", name)
 		if err := readInput(ctx, env, name, opts, fn); err != nil {
 			return err
 		}

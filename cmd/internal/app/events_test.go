@@ -47,6 +47,16 @@ func TestReadEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantOut := good1 + "\n" + `{"type":"port","port":22,  "state":"open","seen":true}` + "\n" + good3 + "\n"
+	long := `{"type":"big","pad":"` + strings.Repeat("a", 70000) + `"}`
+	longFile := filepath.Join(dir, "long.ndjson")
+	if err := os.WriteFile(longFile, []byte(long+"\n"+good3+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A file as Windows tools write it: a byte order mark and CRLF.
+	windows := filepath.Join(dir, "windows.ndjson")
+	if err := os.WriteFile(windows, []byte("\xef\xbb\xbf"+good1+"\r\n"+good3+"\r\n"+`{"type":"port","type":"host"}`+"\r\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name      string
@@ -63,8 +73,14 @@ func TestReadEvents(t *testing.T) {
 		{"stdin as -", []string{"-"}, input, 0, wantOut, []string{"-:4:"}, nil},
 		{"strict stops at the first bad line", []string{"--strict", file}, "", 2, good1 + "\n",
 			[]string{"pass: " + file + ":2: not a JSON object"}, []string{":4:", "skipped"}},
-		{"line limit", []string{"--max-line", "30", file}, "", 0, good3 + "\n",
-			[]string{file + ":1: line longer than 30 bytes"}, nil},
+		{"line limit", []string{"--max-line", "65536", longFile}, "", 0, good3 + "\n",
+			[]string{longFile + ":1: line longer than 65536 bytes"}, nil},
+		{"line limit raised", []string{"--max-line", "100000", longFile}, "", 0, long + "\n" + good3 + "\n", nil, []string{"longer"}},
+		{"line limit too small", []string{"--max-line", "30", file}, "", 2, "",
+			[]string{"pass: bad --max-line 30: must be from 65536 (64 KiB) to 67108864 (64 MiB)"}, nil},
+		{"line limit too large", []string{"--max-line", "1000000000", file}, "", 2, "", []string{"bad --max-line 1000000000"}, nil},
+		{"byte order mark and CRLF", []string{windows}, "", 0, good1 + "\n" + good3 + "\n",
+			[]string{"pass: " + windows + ":1: dropped the UTF-8 byte order mark", windows + `:3: key "type" appears twice`}, nil},
 		{"missing file", []string{filepath.Join(dir, "nope.ndjson")}, "", 2, "", []string{"nope.ndjson: no such file"}, nil},
 	}
 	for _, tc := range tests {

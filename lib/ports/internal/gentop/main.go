@@ -10,7 +10,9 @@
 //	go run ./internal/gentop -services /usr/share/nmap/nmap-services -out .
 //
 // Ports with equal frequency are ordered by ascending port number, which is
-// the order Nmap 7.93 uses when it selects its top ports.
+// the order Nmap 7.93 uses when it selects its top ports. By default every
+// port the file ranks is kept (a frequency of 0 included, as Nmap counts
+// those too), so --top-ports can go as far as Nmap's does.
 package main
 
 import (
@@ -39,7 +41,7 @@ func run(args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	services := fs.String("services", "/usr/share/nmap/nmap-services", "nmap-services file to rank ports from")
 	out := fs.String("out", ".", "directory to write top_tcp.txt and top_udp.txt into")
-	n := fs.Int("n", 1000, "number of ports to keep per protocol")
+	n := fs.Int("n", 0, "number of ports to keep per protocol (0: every ranked port)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -57,8 +59,11 @@ func run(args []string, stderr io.Writer) error {
 		if len(ports) < *n {
 			return fmt.Errorf("%s has only %d %s ports with a frequency, want %d", *services, len(ports), proto, *n)
 		}
+		if *n > 0 {
+			ports = ports[:*n]
+		}
 		path := filepath.Join(*out, "top_"+proto+".txt")
-		if err := os.WriteFile(path, format(ports[:*n]), 0o644); err != nil {
+		if err := os.WriteFile(path, format(ports), 0o644); err != nil {
 			return fmt.Errorf("write top ports: %w", err)
 		}
 	}

@@ -82,4 +82,37 @@ func TestRun(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "has only 1 udp ports") {
 		t.Errorf("run with too few ports: %v", err)
 	}
+	// By default every ranked port is kept.
+	if err := run([]string{"-services", services, "-out", dir}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "top_tcp.txt")); string(got) != "80\n25\n200\n300\n" {
+		t.Errorf("top_tcp.txt = %q, want every ranked port", got)
+	}
+}
+
+// TestEmbeddedTablesAreCurrent regenerates the tables from the installed
+// nmap-services and compares them with the ones package ports embeds.
+func TestEmbeddedTablesAreCurrent(t *testing.T) {
+	const installed = "/usr/share/nmap/nmap-services"
+	if _, err := os.Stat(installed); err != nil {
+		t.Skipf("no %s (install nmap): %v", installed, err)
+	}
+	dir := t.TempDir()
+	if err := run([]string{"-services", installed, "-out", dir}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range []string{"top_tcp.txt", "top_udp.txt"} {
+		got, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		embedded, err := os.ReadFile(filepath.Join("..", "..", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(embedded) {
+			t.Errorf("%s differs from what the installed nmap-services gives; run go generate ./lib/ports", file)
+		}
+	}
 }
