@@ -1,0 +1,379 @@
+package notify
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// SentRetention is how long the spool remembers that an alert was
+// delivered, so that the same input replayed within it sends nothing
+// twice.
+const SentRetention = 30 * 24 * time.Hour
+
+// Spool is the durable store of alerts. An alert is written (and
+// fsynced) to pending/ before the first attempt to send it; each sink's
+// success is recorded in its file; when every sink has it, a record of
+// the delivery is written to sent/ and the pending file removed. So an
+// alert survives a receiver that is down, a notify that is killed and a
+// reboot, and a replay never sends it again to a sink that took it.
+//
+// One process uses a spool directory at a time (an flock on its lock
+// file); a second waits.
+type Spool struct {
+	dir  string // "" for a spool in memory only
+	lock *os.File
+	now  func() time.Time
+
+	mu      sync.Mutex
+	pending map[string]*spoolEntry
+	sent    map[string][]string // keys delivered in this process (memory spool)
+}
+
+type spoolEntry struct {
+	Key   string   `json:"key"`
+	Sinks []string `json:"sinks"`
+	Done  []string `json:"done,omitempty"`
+	Alert *Alert   `json:"alert"`
+}
+
+type sentRecord struct {
+	Key   string    `json:"key"`
+	Sinks []string  `json:"sinks"`
+	Time  time.Time `json:"time"`
+}
+
+// Remaining returns the sinks still owed the alert.
+func (e *spoolEntry) remaining() []string {
+	var out []string
+	for _, s := range e.Sinks {
+		if !slices.Contains(e.Done, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// OpenSpool opens (creating it if needed) the spool in dir, waiting while
+// another process holds it. An empty dir gives a spool in memory only,
+// which keeps the idempotency within one run but survives nothing.
+func OpenSpool(ctx context.Context, dir string, now func() time.Time, log *slog.Logger) (*Spool, error) {
+	if now == nil {
+		now = time.Now
+	}
+	s := &Spool{dir: dir, now: now, pending: map[string]*spoolEntry{}, sent: map[string][]string{}}
+	if dir == "" {
+		return s, nil
+	}
+	for _, d := range []string{dir, filepath.Join(dir, "pending"), filepath.Join(dir, "sent")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("spool: %w", err)
+		}
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	warned := false
+	for {
+		err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			lock.Close()
+			return nil, fmt.Errorf("spool: lock %s: %w", dir, err)
+		}
+		if !warned && log != nil {
+			log.Warn("spool in use by another notify; waiting", "spool", dir)
+			warned = true
+		}
+		select {
+		case <-ctx.Done():
+			lock.Close()
+			return nil, context.Cause(ctx)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	s.lock = lock
+	if err := s.load(log); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close releases the spool.
+func (s *Spool) Close() error {
+	if s.lock == nil {
+		return nil
+	}
+	err := s.lock.Close() // closing drops the flock
+	s.lock = nil
+	return err
+}
+
+// Dir returns the spool directory ("" in memory).
+func (s *Spool) Dir() string { return s.dir }
+
+func fileName(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:16]) + ".json"
+}
+
+// load reads the pending alerts and prunes old delivery records. A
+// pending alert that also has a delivery record (notify stopped between
+// writing one and removing the other) takes the record's sinks as done.
+func (s *Spool) load(log *slog.Logger) error {
+	pdir := filepath.Join(s.dir, "pending")
+	names, err := os.ReadDir(pdir)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	for _, de := range names {
+		name := de.Name()
+		path := filepath.Join(pdir, name)
+		if strings.HasPrefix(name, ".tmp") {
+			os.Remove(path) // a write that never finished
+			continue
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("spool: %w", err)
+		}
+		var e spoolEntry
+		if err := json.Unmarshal(data, &e); err != nil || e.Alert == nil || e.Key == "" {
+			if log != nil {
+				log.Warn("spool: unreadable alert file moved aside", "file", path)
+			}
+			os.Rename(path, path+".bad")
+			continue
+		}
+		if rec, ok := s.readSent(e.Key); ok {
+			for _, sk := range rec.Sinks {
+				if !slices.Contains(e.Done, sk) {
+					e.Done = append(e.Done, sk)
+				}
+			}
+		}
+		if len(e.remaining()) == 0 {
+			if err := s.finish(&e); err != nil {
+				return err
+			}
+			continue
+		}
+		s.pending[e.Key] = &e
+	}
+	sdir := filepath.Join(s.dir, "sent")
+	sents, err := os.ReadDir(sdir)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	for _, de := range sents {
+		info, err := de.Info()
+		if err == nil && s.now().Sub(info.ModTime()) > SentRetention {
+			os.Remove(filepath.Join(sdir, de.Name()))
+		}
+	}
+	return nil
+}
+
+func (s *Spool) readSent(key string) (sentRecord, bool) {
+	if s.dir == "" {
+		sinks, ok := s.sent[key]
+		return sentRecord{Key: key, Sinks: sinks}, ok
+	}
+	data, err := os.ReadFile(filepath.Join(s.dir, "sent", fileName(key)))
+	if err != nil {
+		return sentRecord{}, false
+	}
+	var r sentRecord
+	if json.Unmarshal(data, &r) != nil || r.Key != key {
+		return sentRecord{}, false
+	}
+	return r, true
+}
+
+// Add stores a for the named sinks and returns the sinks that still need
+// it: none when every one of them already took it (in this run or an
+// earlier one), only the missing ones when it is already pending. The
+// alert is on disk, fsynced, when Add returns.
+func (s *Spool) Add(a *Alert, sinks []string) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.pending[a.Key]; ok {
+		changed := false
+		for _, sk := range sinks {
+			if !slices.Contains(e.Sinks, sk) {
+				e.Sinks = append(e.Sinks, sk)
+				changed = true
+			}
+		}
+		if changed {
+			if err := s.write(e); err != nil {
+				return nil, err
+			}
+		}
+		return intersect(e.remaining(), sinks), nil
+	}
+	var done []string
+	if rec, ok := s.readSent(a.Key); ok {
+		done = rec.Sinks
+	}
+	var need []string
+	for _, sk := range sinks {
+		if !slices.Contains(done, sk) {
+			need = append(need, sk)
+		}
+	}
+	if len(need) == 0 {
+		return nil, nil
+	}
+	e := &spoolEntry{Key: a.Key, Sinks: slices.Clone(sinks), Done: intersect(done, sinks), Alert: a}
+	if err := s.write(e); err != nil {
+		return nil, err
+	}
+	s.pending[a.Key] = e
+	return need, nil
+}
+
+func intersect(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// Delivered records that sink took the alert with key. When every sink
+// has it, the alert leaves the spool and a delivery record stays.
+func (s *Spool) Delivered(key, sink string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.pending[key]
+	if !ok {
+		return fmt.Errorf("spool: no pending alert %s", key)
+	}
+	if !slices.Contains(e.Done, sink) {
+		e.Done = append(e.Done, sink)
+	}
+	if len(e.remaining()) > 0 {
+		return s.write(e)
+	}
+	delete(s.pending, key)
+	return s.finish(e)
+}
+
+// finish writes the delivery record of e and removes its pending file.
+func (s *Spool) finish(e *spoolEntry) error {
+	if s.dir == "" {
+		s.sent[e.Key] = slices.Clone(e.Done)
+		return nil
+	}
+	rec := sentRecord{Key: e.Key, Sinks: e.Done, Time: s.now().UTC()}
+	if old, ok := s.readSent(e.Key); ok {
+		for _, sk := range old.Sinks {
+			if !slices.Contains(rec.Sinks, sk) {
+				rec.Sinks = append(rec.Sinks, sk)
+			}
+		}
+	}
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	if err := writeSync(filepath.Join(s.dir, "sent"), fileName(e.Key), data); err != nil {
+		return err
+	}
+	pdir := filepath.Join(s.dir, "pending")
+	if err := os.Remove(filepath.Join(pdir, fileName(e.Key))); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("spool: %w", err)
+	}
+	return syncDir(pdir)
+}
+
+func (s *Spool) write(e *spoolEntry) error {
+	if s.dir == "" {
+		return nil
+	}
+	data, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("spool: encode alert %s: %w", e.Key, err)
+	}
+	return writeSync(filepath.Join(s.dir, "pending"), fileName(e.Key), data)
+}
+
+// Pending lists the alerts still owed to some sink, oldest first, with
+// the sinks that still need each.
+func (s *Spool) Pending() []PendingAlert {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]PendingAlert, 0, len(s.pending))
+	for _, e := range s.pending {
+		out = append(out, PendingAlert{Alert: e.Alert, Sinks: e.remaining()})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Alert.Created.Equal(out[j].Alert.Created) {
+			return out[i].Alert.Created.Before(out[j].Alert.Created)
+		}
+		return out[i].Alert.Key < out[j].Alert.Key
+	})
+	return out
+}
+
+// PendingAlert is an alert in the spool and the sinks still owed it.
+type PendingAlert struct {
+	Alert *Alert
+	Sinks []string
+}
+
+// writeSync writes data to dir/name atomically and durably: a temporary
+// file, fsync, rename, fsync of the directory.
+func writeSync(dir, name string, data []byte) error {
+	f, err := os.CreateTemp(dir, ".tmp-")
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, name))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("spool: write %s: %w", name, err)
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("spool: sync %s: %w", dir, err)
+	}
+	return nil
+}
