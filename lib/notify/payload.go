@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 )
@@ -30,9 +31,13 @@ func EncodePayload(a *Alert, text string) ([]byte, error) {
 		Created: a.Created.UTC().Format("2006-01-02T15:04:05.000000000Z"),
 		Text:    text, Changes: a.Changes,
 	}
-	data, err := json.Marshal(p)
-	if err != nil {
+	// No HTML escaping: the changes keep their bytes (only insignificant
+	// whitespace is dropped).
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(p); err != nil {
 		return nil, fmt.Errorf("encode alert %s: %w", a.Key, err)
 	}
-	return data, nil
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
