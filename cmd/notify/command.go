@@ -267,4 +267,3 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 	}
 	return err
 }
-

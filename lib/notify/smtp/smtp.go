@@ -57,13 +57,13 @@ type Options struct {
 
 // Sink sends alerts by e-mail.
 type Sink struct {
-	opts   Options
-	from   *mail.Address
-	to     []*mail.Address
-	text   *notify.Renderer
-	html   *notify.Renderer
-	htmlT  *htmltemplate.Template
-	host   string
+	opts  Options
+	from  *mail.Address
+	to    []*mail.Address
+	text  *notify.Renderer
+	html  *notify.Renderer
+	htmlT *htmltemplate.Template
+	host  string
 }
 
 var _ notify.Sink = (*Sink)(nil)
