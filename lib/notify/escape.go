@@ -178,15 +178,21 @@ func Slack(s string) string {
 // @here are broken with a zero-width space. The sink also sends
 // allowed_mentions with nothing allowed, a second guard.
 func Discord(s string) string {
-	return markdownEscape(breakMentions(StripControl(s)))
+	return markdownEscape(breakMentions(StripControl(s)), discordMarkdown)
 }
+
+// Characters Markdown dialects treat as syntax.
+const (
+	discordMarkdown = "\\*_~`|>[]()#<"
+	teamsMarkdown   = "\\*_~`|[]()#"
+)
 
 // markdownEscape puts a backslash before every character Markdown
 // dialects treat as syntax.
-func markdownEscape(s string) string {
+func markdownEscape(s, special string) string {
 	var b strings.Builder
 	for _, r := range s {
-		if strings.ContainsRune("\\*_~`|>[]()#<", r) {
+		if strings.ContainsRune(special, r) {
 			b.WriteByte('\\')
 		}
 		b.WriteRune(r)
@@ -194,11 +200,11 @@ func markdownEscape(s string) string {
 	return b.String()
 }
 
-// Teams escapes text for a Microsoft Teams card: HTML special characters
-// become entities (Teams renders some HTML, and <at> is its mention tag)
-// and Markdown characters get a backslash.
+// Teams escapes text for a Microsoft Teams card: Markdown characters get
+// a backslash, then HTML special characters become entities (Teams
+// renders some HTML, and <at> is its mention tag).
 func Teams(s string) string {
-	return html.EscapeString(markdownEscape(StripControl(s)))
+	return html.EscapeString(markdownEscape(StripControl(s), teamsMarkdown))
 }
 
 // HTML escapes text for an HTML e-mail part.
