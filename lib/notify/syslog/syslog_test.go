@@ -2,8 +2,8 @@ package syslog
 
 import (
 	"bufio"
-	"io"
 	"context"
+	"io"
 	"net"
 	"path/filepath"
 	"regexp"
@@ -47,7 +47,9 @@ func checkRecords(t *testing.T, recs []string) {
 	}
 }
 
-func alert() []string { return []string{notifytest.Hostile, notifytest.Plain("S1", "port-opened", "10.0.0.9", 22)} }
+func alert() []string {
+	return []string{notifytest.Hostile, notifytest.Plain("S1", "port-opened", "10.0.0.9", 22)}
+}
 
 func TestSyslogUDP(t *testing.T) {
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
