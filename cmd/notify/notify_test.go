@@ -1,0 +1,299 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/picketscan/picket/cmd/internal/app"
+	"github.com/picketscan/picket/internal/labnet"
+	"github.com/picketscan/picket/internal/notifytest"
+	"github.com/picketscan/picket/lib/notify"
+)
+
+var notifyBin string
+
+// TestMain builds the notify binary once, for the test that kills it,
+// and runs the tests in a private network namespace.
+func TestMain(m *testing.M) {
+	if labnet.Private() || os.Getenv("PICKET_LABNET") != "" {
+		dir, err := os.MkdirTemp("", "notify-test")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		notifyBin = filepath.Join(dir, "notify")
+		out, err := exec.Command("go", "build", "-o", notifyBin, ".").CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "build notify: %v\n%s", err, out)
+			os.Exit(1)
+		}
+		code := m.Run()
+		os.RemoveAll(dir)
+		os.Exit(code)
+	}
+	labnet.Main(m)
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// runNotify runs the command in-process.
+func runNotify(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := app.Run(context.Background(), command(), append([]string{"notify"}, args...), strings.NewReader(stdin), &out, &errb)
+	return result{code, out.String(), errb.String()}
+}
+
+func lines(ls ...string) string { return strings.Join(ls, "\n") + "\n" }
+
+func TestCommand(t *testing.T) {
+	rc := notifytest.NewReceiver(t)
+	down := "http://127.0.0.1:1/services/T0/B0/DOWNSECRET"
+	in := lines(
+		`{"type":"scan","scan_id":"S1","phase":"start","scope":{"targets":["10.0.0.0/24"]}}`,
+		notifytest.Hostile,
+		notifytest.Plain("S1", "port-opened", "10.0.0.9", 22),
+		`{"type":"scan","scan_id":"S1","phase":"end","complete":true}`,
+	)
+	t.Setenv("DOWN_URL", down)
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string // a part of stderr
+	}{
+		{"no sinks", []string{"--no-spool"}, 2, "no sinks"},
+		{"bad where", []string{"--no-spool", "--file", "x", "--where", "port=="}, 2, "where: column 7"},
+		{"digest and no-digest", []string{"--digest", "--no-digest", "--file", "x"}, 2, "give one"},
+		{"unset env", []string{"--no-spool", "--slack-env", "NOPE_NOT_SET"}, 2, "NOPE_NOT_SET is not set"},
+		{"bad config", []string{"--no-spool", "--config", "/nonexistent.json"}, 2, "config"},
+		{"delivered", []string{"--no-spool", "--webhook", rc.URL + "/hook"}, 0, ""},
+		{"receiver down, no spool", []string{"--no-spool", "--slack-env", "DOWN_URL", "--retry-for", "100ms"}, 1, "lost (no spool)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runNotify(t, in, tc.args...)
+			if r.code != tc.code || !strings.Contains(r.stderr, tc.stderr) {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", r.code, tc.code, r.stderr)
+			}
+			if strings.Contains(r.stderr, "DOWNSECRET") {
+				t.Errorf("the secret URL is in stderr:\n%s", r.stderr)
+			}
+		})
+	}
+	if n := len(rc.Requests()); n != 1 {
+		t.Errorf("receiver got %d requests, want the one digest", n)
+	}
+}
+
+func TestTeeAndFile(t *testing.T) {
+	dir := t.TempDir()
+	in := lines(`{"type":"port","ip":"10.0.0.1",  "port":22}`, notifytest.Hostile, `{"type":"mine"}`)
+	out := filepath.Join(dir, "alerts.ndjson")
+	r := runNotify(t, in, "--spool", filepath.Join(dir, "spool"), "--tee", "--file", out, "--where", `severity=="critical"`)
+	if r.code != 0 || r.stdout != in {
+		t.Fatalf("exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+	}
+	data, _ := os.ReadFile(out)
+	var p notify.Payload
+	if err := json.Unmarshal(bytes.TrimSpace(data), &p); err != nil || p.Key != "S1/port-opened/10.0.0.7/8080/tcp" {
+		t.Fatalf("file %q: %v", data, err)
+	}
+	// The same input again sends nothing: the spool remembers.
+	if r := runNotify(t, in, "--spool", filepath.Join(dir, "spool"), "--file", out); r.code != 0 {
+		t.Fatalf("rerun: %d %s", r.code, r.stderr)
+	}
+	if again, _ := os.ReadFile(out); !bytes.Equal(again, data) {
+		t.Errorf("rerun appended:\n%s", again)
+	}
+}
+
+func TestConfigFileRoutes(t *testing.T) {
+	dir := t.TempDir()
+	all, crit := filepath.Join(dir, "all.ndjson"), filepath.Join(dir, "crit.ndjson")
+	cfg := fmt.Sprintf(`{"sinks":[{"type":"file","name":"all","path":%q},{"type":"file","name":"crit","path":%q,"where":"severity==\"critical\""}]}`, all, crit)
+	cfgPath := filepath.Join(dir, "notify.json")
+	os.WriteFile(cfgPath, []byte(cfg), 0o600)
+	in := lines(notifytest.Hostile, notifytest.Plain("S1", "port-opened", "10.0.0.9", 22))
+	if r := runNotify(t, in, "--spool", filepath.Join(dir, "spool"), "--config", cfgPath); r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	a, _ := os.ReadFile(all)
+	c, _ := os.ReadFile(crit)
+	if bytes.Count(a, []byte("\n")) != 2 || bytes.Count(c, []byte("\n")) != 1 {
+		t.Errorf("all:\n%s\ncrit:\n%s", a, c)
+	}
+}
+
+func TestTemplateFlag(t *testing.T) {
+	dir := t.TempDir()
+	tmpl := filepath.Join(dir, "t.tmpl")
+	os.WriteFile(tmpl, []byte(`ALERT {{.Title}}{{range .Hosts}}{{range .Changes}} | {{.Where}} {{.Kind}}{{end}}{{end}}`), 0o600)
+	out := filepath.Join(dir, "a.ndjson")
+	r := runNotify(t, lines(notifytest.Plain("S1", "port-opened", "10.0.0.9", 22)), "--no-spool", "--template", tmpl, "--file", out)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	data, _ := os.ReadFile(out)
+	var p notify.Payload
+	json.Unmarshal(data, &p)
+	if p.Text != "ALERT port-opened 10.0.0.9:22/tcp | 10.0.0.9:22/tcp port-opened" {
+		t.Errorf("text %q", p.Text)
+	}
+	os.WriteFile(tmpl, []byte(`{{.Nope`), 0o600)
+	if r := runNotify(t, "", "--no-spool", "--template", tmpl, "--file", out); r.code != 2 || !strings.Contains(r.stderr, "template") {
+		t.Errorf("bad template: exit %d %s", r.code, r.stderr)
+	}
+}
+
+// countingReceiver counts accepted alerts by Idempotency-Key. It accepts
+// the first acceptN requests; after that it cuts every connection
+// without answering (nothing recorded) and says so on cut, so the test
+// can take it down entirely.
+type countingReceiver struct {
+	mu      sync.Mutex
+	got     map[string]int
+	acceptN int // <0: accept all
+	n       int
+	cut     chan struct{}
+	once    sync.Once
+}
+
+func (c *countingReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	c.n++
+	accept := c.acceptN < 0 || c.n <= c.acceptN
+	if accept {
+		c.got[r.Header.Get("Idempotency-Key")]++
+	}
+	c.mu.Unlock()
+	if accept {
+		return
+	}
+	c.once.Do(func() { close(c.cut) })
+	if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+		conn.Close()
+	}
+}
+
+func serve(t *testing.T, addr string, h http.Handler) (*http.Server, string) {
+	t.Helper()
+	var l net.Listener
+	var err error
+	for range 50 { // the port of a closed listener can take a moment
+		if l, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(l)
+	return srv, l.Addr().String()
+}
+
+// TestFaultExactlyOnce: the receiver takes a few alerts, then goes down;
+// notify retries, and is killed with SIGKILL while it does; the receiver
+// comes back and notify --flush delivers the rest. Every alert arrives
+// exactly once, counted at the receiver by idempotency key.
+func TestFaultExactlyOnce(t *testing.T) {
+	labnet.Require(t)
+	dir := t.TempDir()
+	spool := filepath.Join(dir, "spool")
+	const total = 20
+	var in []string
+	want := map[string]bool{}
+	for i := range total {
+		in = append(in, notifytest.Plain("S1", "port-opened", "10.0.0.9", 1000+i))
+		want[fmt.Sprintf("S1/port-opened/10.0.0.9/%d/tcp", 1000+i)] = true
+	}
+	input := filepath.Join(dir, "changes.ndjson")
+	os.WriteFile(input, []byte(lines(in...)), 0o600)
+
+	rc := &countingReceiver{got: map[string]int{}, acceptN: 5, cut: make(chan struct{})}
+	srv, ln := serve(t, "127.0.0.1:0", rc)
+	url := "http://" + ln + "/hook/SECRET"
+	urlFile := filepath.Join(dir, "url")
+	os.WriteFile(urlFile, []byte(url), 0o600)
+
+	cmd := exec.Command(notifyBin, "--spool", spool, "--webhook-file", urlFile, "--no-digest", "--retry-for", "1h", input)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-rc.cut:
+	case err := <-exited:
+		t.Fatalf("notify ended early: %v\n%s", err, errb.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("the receiver never got the sixth alert")
+	}
+	srv.Close() // down: connections are refused from now on
+	// Let notify retry against the dead port for a while, then kill it.
+	time.Sleep(700 * time.Millisecond)
+	select {
+	case err := <-exited:
+		t.Fatalf("notify ended while the receiver was down: %v\n%s", err, errb.String())
+	default:
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-exited
+	pending, _ := os.ReadDir(filepath.Join(spool, "pending"))
+	if len(pending) != total-5 {
+		t.Errorf("%d alerts in the spool after the kill, want %d", len(pending), total-5)
+	}
+	if strings.Contains(errb.String(), "SECRET") {
+		t.Errorf("the URL's secret is in the log:\n%s", errb.String())
+	}
+
+	// The receiver comes back on the same address; --flush sends the rest.
+	rc.mu.Lock()
+	rc.acceptN = -1
+	rc.mu.Unlock()
+	srv2, _ := serve(t, ln, rc)
+	defer srv2.Close()
+	flush := exec.Command(notifyBin, "--spool", spool, "--webhook-file", urlFile, "--flush")
+	if out, err := flush.CombinedOutput(); err != nil {
+		t.Fatalf("notify --flush: %v\n%s", err, out)
+	}
+	// And the whole input once more: nothing is sent twice.
+	again := exec.Command(notifyBin, "--spool", spool, "--webhook-file", urlFile, "--no-digest", input)
+	if out, err := again.CombinedOutput(); err != nil {
+		t.Fatalf("rerun: %v\n%s", err, out)
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for k := range want {
+		if rc.got[k] != 1 {
+			t.Errorf("%s arrived %d times", k, rc.got[k])
+		}
+	}
+	if len(rc.got) != total {
+		t.Errorf("receiver got %d distinct alerts, want %d: %v", len(rc.got), total, rc.got)
+	}
+	if pending, _ := os.ReadDir(filepath.Join(spool, "pending")); len(pending) != 0 {
+		t.Errorf("%d alerts left in the spool", len(pending))
+	}
+}
