@@ -224,6 +224,11 @@ func TestFaultExactlyOnce(t *testing.T) {
 		in = append(in, notifytest.Plain("S1", "port-opened", "10.0.0.9", 1000+i))
 		want[fmt.Sprintf("S1/port-opened/10.0.0.9/%d/tcp", 1000+i)] = true
 	}
+	// A scan with markers after them: its three changes go as one digest.
+	in = append(in, `{"type":"scan","scan_id":"S2","phase":"start","scope":{"targets":["10.0.1.0/24"]}}`,
+		notifytest.Plain("S2", "port-opened", "10.0.1.1", 80), notifytest.Plain("S2", "port-opened", "10.0.1.2", 80),
+		notifytest.Plain("S2", "port-closed", "10.0.1.3", 25), `{"type":"scan","scan_id":"S2","phase":"end","complete":true}`)
+	want["S2/digest"] = true
 	input := filepath.Join(dir, "changes.ndjson")
 	os.WriteFile(input, []byte(lines(in...)), 0o600)
 
@@ -233,7 +238,7 @@ func TestFaultExactlyOnce(t *testing.T) {
 	urlFile := filepath.Join(dir, "url")
 	os.WriteFile(urlFile, []byte(url), 0o600)
 
-	cmd := exec.Command(notifyBin, "--spool", spool, "--webhook-file", urlFile, "--no-digest", "--retry-for", "1h", input)
+	cmd := exec.Command(notifyBin, "--spool", spool, "--webhook-file", urlFile, "--retry-for", "1h", input)
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {
@@ -261,8 +266,8 @@ func TestFaultExactlyOnce(t *testing.T) {
 	}
 	<-exited
 	pending, _ := os.ReadDir(filepath.Join(spool, "pending"))
-	if len(pending) != total-5 {
-		t.Errorf("%d alerts in the spool after the kill, want %d", len(pending), total-5)
+	if len(pending) != len(want)-5 {
+		t.Errorf("%d alerts in the spool after the kill, want %d", len(pending), len(want)-5)
 	}
 	if strings.Contains(errb.String(), "SECRET") {
 		t.Errorf("the URL's secret is in the log:\n%s", errb.String())
@@ -279,7 +284,7 @@ func TestFaultExactlyOnce(t *testing.T) {
 		t.Fatalf("notify --flush: %v\n%s", err, out)
 	}
 	// And the whole input once more: nothing is sent twice.
-	again := exec.Command(notifyBin, "--spool", spool, "--webhook-file", urlFile, "--no-digest", input)
+	again := exec.Command(notifyBin, "--spool", spool, "--webhook-file", urlFile, input)
 	if out, err := again.CombinedOutput(); err != nil {
 		t.Fatalf("rerun: %v\n%s", err, out)
 	}
@@ -290,8 +295,8 @@ func TestFaultExactlyOnce(t *testing.T) {
 			t.Errorf("%s arrived %d times", k, rc.got[k])
 		}
 	}
-	if len(rc.got) != total {
-		t.Errorf("receiver got %d distinct alerts, want %d: %v", len(rc.got), total, rc.got)
+	if len(rc.got) != len(want) {
+		t.Errorf("receiver got %d distinct alerts, want %d: %v", len(rc.got), len(want), rc.got)
 	}
 	if pending, _ := os.ReadDir(filepath.Join(spool, "pending")); len(pending) != 0 {
 		t.Errorf("%d alerts left in the spool", len(pending))
