@@ -114,11 +114,31 @@ func ChangeKey(raw []byte) string {
 		sum := sha256.Sum256(raw)
 		return "sha256:" + hex.EncodeToString(sum[:16])
 	}
-	parts := []string{c.ScanID, c.Kind, c.IP, strconv.Itoa(int(c.Port)), c.Proto}
+	parts := []string{keyPart(c.ScanID), keyPart(c.Kind), keyPart(c.IP), strconv.Itoa(int(c.Port)), keyPart(c.Proto)}
 	if c.Rule != "" {
-		parts = append(parts, c.Rule)
+		parts = append(parts, keyPart(c.Rule))
 	}
 	return strings.Join(parts, "/")
+}
+
+// keyPart percent-escapes what must not appear in one part of a key: the
+// separator "/", "%" itself, spaces, controls and non-ASCII bytes. Keys
+// travel in HTTP and mail headers, so they stay printable ASCII, and two
+// different changes never share a key.
+func keyPart(s string) string {
+	const hexDigits = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || c == '/' || c == '%' {
+			b.WriteByte('%')
+			b.WriteByte(hexDigits[c>>4])
+			b.WriteByte(hexDigits[c&15])
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
 
 // DigestKey is the idempotency key of the digest of a scan. route tells
@@ -126,10 +146,10 @@ func ChangeKey(raw []byte) string {
 // empty when every sink sees the same changes.
 func DigestKey(scanID, route string) string {
 	if route == "" {
-		return scanID + "/digest"
+		return keyPart(scanID) + "/digest"
 	}
 	sum := sha256.Sum256([]byte(route))
-	return scanID + "/digest/" + hex.EncodeToString(sum[:6])
+	return keyPart(scanID) + "/digest/" + hex.EncodeToString(sum[:6])
 }
 
 // sortByHost orders changes by address (numerically), then port, proto
