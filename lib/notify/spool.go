@@ -299,11 +299,13 @@ func (s *Spool) finish(e *spoolEntry) error {
 	if err := writeSync(filepath.Join(s.dir, "sent"), fileName(e.Key), data); err != nil {
 		return err
 	}
+	// The removal needs no fsync of its own: if a crash undoes it, the
+	// next load finds the delivery record and finishes the alert then.
 	pdir := filepath.Join(s.dir, "pending")
 	if err := os.Remove(filepath.Join(pdir, fileName(e.Key))); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("spool: %w", err)
 	}
-	return syncDir(pdir)
+	return nil
 }
 
 func (s *Spool) write(e *spoolEntry) error {
