@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"encoding/pem"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -300,5 +303,118 @@ func TestFaultExactlyOnce(t *testing.T) {
 	}
 	if pending, _ := os.ReadDir(filepath.Join(spool, "pending")); len(pending) != 0 {
 		t.Errorf("%d alerts left in the spool", len(pending))
+	}
+}
+
+// TestSMTPFlags sends a digest by e-mail with the password from a file,
+// then from the environment, through a real SMTP server with STARTTLS.
+func TestSMTPFlags(t *testing.T) {
+	srv, _ := notifytest.StartSMTP(t, false, true)
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	// The server's certificate is the one StartSMTP made: fetch it from
+	// a handshake and trust it through --smtp-ca.
+	os.WriteFile(ca, serverCertPEM(t, srv.Addr), 0o600)
+	pass := filepath.Join(dir, "pass")
+	os.WriteFile(pass, []byte(notifytest.SMTPPassword+"\n"), 0o600)
+	in := lines(`{"type":"scan","scan_id":"S1","phase":"start","scope":{"targets":["10.0.0.0/24"]}}`,
+		notifytest.Hostile, notifytest.Plain("S1", "port-opened", "10.0.0.9", 22), notifytest.Plain("S1", "port-opened", "10.0.0.9", 80),
+		`{"type":"scan","scan_id":"S1","phase":"end","complete":true}`)
+	base := []string{"--no-spool", "--smtp", srv.Addr, "--smtp-ca", ca, "--smtp-user", notifytest.SMTPUser,
+		"--smtp-from", "picket@example.com", "--smtp-to", "ops@example.com,sec@example.com"}
+	if r := runNotify(t, in, append(base, "--smtp-password-file", pass)...); r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	t.Setenv("PICKET_SMTP_PASSWORD", notifytest.SMTPPassword)
+	if r := runNotify(t, in, base...); r.code != 0 {
+		t.Fatalf("password from the environment: exit %d: %s", r.code, r.stderr)
+	}
+	t.Setenv("PICKET_SMTP_PASSWORD", "wrong-password-xyz")
+	r := runNotify(t, in, append(base, "--retry-for", "100ms")...)
+	if r.code != 1 || strings.Contains(r.stderr, "wrong-password-xyz") {
+		t.Errorf("bad password: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 2 {
+		t.Fatalf("%d messages", len(msgs))
+	}
+	for _, m := range msgs {
+		if !m.TLS || len(m.To) != 2 || !bytes.Contains(m.Data, []byte("Subject: [picket] 3 changes on 10.0.0.0/24\r\n")) {
+			t.Errorf("message: tls %v to %v\n%s", m.TLS, m.To, m.Data)
+		}
+	}
+}
+
+// serverCertPEM returns the PEM of the certificate a TLS server shows
+// after STARTTLS.
+func serverCertPEM(t *testing.T, addr string) []byte {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 4096)
+	c.Read(buf) // greeting
+	fmt.Fprintf(c, "EHLO x\r\n")
+	c.Read(buf)
+	fmt.Fprintf(c, "STARTTLS\r\n")
+	c.Read(buf)
+	tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true})
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	der := tc.ConnectionState().PeerCertificates[0].Raw
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+func TestSyslogFlag(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	r := runNotify(t, lines(notifytest.Hostile), "--no-spool", "--syslog", "udp://"+pc.LocalAddr().String(), "--syslog-facility", "16")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	buf := make([]byte, 8192)
+	pc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, _, err := pc.ReadFrom(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// local0 (16) * 8 + crit (2)
+	if rec := string(buf[:n]); !strings.HasPrefix(rec, "<130>1 ") || strings.ContainsAny(rec, "\r\n\x1b") {
+		t.Errorf("record %q", rec)
+	}
+}
+
+// TestSIGTERMKeepsSpool: notify stopped by SIGTERM while a receiver is
+// down exits 143 and leaves the alerts in the spool.
+func TestSIGTERMKeepsSpool(t *testing.T) {
+	labnet.Require(t)
+	dir := t.TempDir()
+	spool := filepath.Join(dir, "spool")
+	cmd := exec.Command(notifyBin, "--spool", spool, "--webhook", "http://127.0.0.1:1/x", "--retry-for", "1h", "--no-digest")
+	cmd.Stdin = strings.NewReader(lines(notifytest.Plain("S1", "port-opened", "10.0.0.9", 22), notifytest.Plain("S1", "port-opened", "10.0.0.9", 80)))
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(errb.String(), "retrying") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 143 {
+		t.Fatalf("exit %v, want 143\n%s", err, errb.String())
+	}
+	if pending, _ := os.ReadDir(filepath.Join(spool, "pending")); len(pending) != 2 {
+		t.Errorf("%d alerts in the spool, want 2", len(pending))
 	}
 }

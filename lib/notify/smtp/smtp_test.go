@@ -4,16 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"io"
-	"log"
 	"mime"
 	"mime/multipart"
 	"net"
 	"net/mail"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,145 +19,6 @@ import (
 	"github.com/picketscan/picket/internal/notifytest"
 	"github.com/picketscan/picket/lib/notify"
 )
-
-// server is a real SMTP server (go-smtp) on loopback that records the
-// messages it accepts and the authentication it saw.
-type server struct {
-	addr string
-	mu   sync.Mutex
-	msgs []received
-	// failRcpt, when set, answers RCPT with this error.
-	failRcpt *gosmtp.SMTPError
-}
-
-type received struct {
-	mech, user, pass string
-	tls              bool
-	from             string
-	to               []string
-	data             []byte
-}
-
-type session struct {
-	s   *server
-	c   *gosmtp.Conn
-	cur received
-}
-
-func (s *session) AuthMechanisms() []string { return []string{sasl.Plain, sasl.Login} }
-
-func (s *session) Auth(mech string) (sasl.Server, error) {
-	check := func(user, pass string) error {
-		s.cur.mech, s.cur.user, s.cur.pass = mech, user, pass
-		if user != "picket" || pass != "s3cret" {
-			return &gosmtp.SMTPError{Code: 535, EnhancedCode: gosmtp.EnhancedCode{5, 7, 8}, Message: "bad credentials"}
-		}
-		return nil
-	}
-	switch mech {
-	case sasl.Plain:
-		return sasl.NewPlainServer(func(_, user, pass string) error { return check(user, pass) }), nil
-	case sasl.Login:
-		return &loginServer{check: check}, nil
-	}
-	return nil, errors.New("unknown mechanism")
-}
-
-// loginServer is the server side of AUTH LOGIN, which go-sasl lacks.
-type loginServer struct {
-	step  int
-	user  string
-	check func(user, pass string) error
-}
-
-func (l *loginServer) Next(resp []byte) ([]byte, bool, error) {
-	switch l.step {
-	case 0:
-		l.step++
-		if len(resp) > 0 { // initial response carries the user name
-			l.user = string(resp)
-			l.step++
-			return []byte("Password:"), false, nil
-		}
-		return []byte("Username:"), false, nil
-	case 1:
-		l.user = string(resp)
-		l.step++
-		return []byte("Password:"), false, nil
-	default:
-		return nil, true, l.check(l.user, string(resp))
-	}
-}
-
-func (s *session) Mail(from string, _ *gosmtp.MailOptions) error {
-	s.cur.from = from
-	_, s.cur.tls = s.c.TLSConnectionState()
-	return nil
-}
-
-func (s *session) Rcpt(to string, _ *gosmtp.RcptOptions) error {
-	if s.s.failRcpt != nil {
-		return s.s.failRcpt
-	}
-	s.cur.to = append(s.cur.to, to)
-	return nil
-}
-
-func (s *session) Data(r io.Reader) error {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.cur.data = data
-	s.s.mu.Lock()
-	s.s.msgs = append(s.s.msgs, s.cur)
-	s.s.mu.Unlock()
-	s.cur = received{mech: s.cur.mech, user: s.cur.user, pass: s.cur.pass}
-	return nil
-}
-
-func (s *session) Reset()        {}
-func (s *session) Logout() error { return nil }
-
-// startServer starts an SMTP server with STARTTLS, or with implicit TLS.
-func startServer(t *testing.T, implicit, offerTLS bool) (*server, *x509.CertPool) {
-	t.Helper()
-	srvTLS, pool := notifytest.Cert(t)
-	st := &server{}
-	gs := gosmtp.NewServer(gosmtp.BackendFunc(func(c *gosmtp.Conn) (gosmtp.Session, error) {
-		return &session{s: st, c: c}, nil
-	}))
-	gs.Domain = "localhost"
-	gs.ErrorLog = log.New(io.Discard, "", 0)
-	gs.ReadTimeout, gs.WriteTimeout = 5*time.Second, 5*time.Second
-	if offerTLS {
-		gs.TLSConfig = srvTLS
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if implicit {
-		l = tls.NewListener(l, srvTLS)
-	}
-	st.addr = l.Addr().String()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		gs.Serve(l)
-	}()
-	t.Cleanup(func() {
-		gs.Close()
-		<-done
-	})
-	return st, pool
-}
-
-func (s *server) messages() []received {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]received(nil), s.msgs...)
-}
 
 func TestSMTPDelivery(t *testing.T) {
 	tests := []struct {
@@ -176,12 +33,12 @@ func TestSMTPDelivery(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, pool := startServer(t, tc.implicit, true)
+			srv, pool := notifytest.StartSMTP(t, tc.implicit, true)
 			mode := StartTLS
 			if tc.implicit {
 				mode = Implicit
 			}
-			s, err := New(Options{Addr: srv.addr, TLS: mode, TLSConfig: &tls.Config{RootCAs: pool},
+			s, err := New(Options{Addr: srv.Addr, TLS: mode, TLSConfig: &tls.Config{RootCAs: pool},
 				Username: "picket", Password: "s3cret", Auth: tc.auth,
 				From: "Picket <picket@example.com>", To: []string{"ops@example.com", "Sec Team <sec@example.com>"}})
 			if err != nil {
@@ -192,18 +49,18 @@ func TestSMTPDelivery(t *testing.T) {
 			if err := s.Send(context.Background(), a); err != nil {
 				t.Fatal(err)
 			}
-			msgs := srv.messages()
+			msgs := srv.Messages()
 			if len(msgs) != 1 {
 				t.Fatalf("%d messages", len(msgs))
 			}
 			m := msgs[0]
-			if !m.tls || m.mech != tc.wantMech || m.user != "picket" || m.pass != "s3cret" {
-				t.Errorf("tls %v, auth %s %s", m.tls, m.mech, m.user)
+			if !m.TLS || m.Mech != tc.wantMech || m.User != "picket" || m.Pass != "s3cret" {
+				t.Errorf("tls %v, auth %s %s", m.TLS, m.Mech, m.User)
 			}
-			if m.from != "picket@example.com" || strings.Join(m.to, ",") != "ops@example.com,sec@example.com" {
-				t.Errorf("envelope %s -> %v", m.from, m.to)
+			if m.From != "picket@example.com" || strings.Join(m.To, ",") != "ops@example.com,sec@example.com" {
+				t.Errorf("envelope %s -> %v", m.From, m.To)
 			}
-			checkMessage(t, m.data)
+			checkMessage(t, m.Data)
 		})
 	}
 }
@@ -261,21 +118,21 @@ func checkMessage(t *testing.T, data []byte) {
 }
 
 func TestSMTPNoDowngrade(t *testing.T) {
-	srv, pool := startServer(t, false, false) // no STARTTLS offered
-	s, _ := New(Options{Addr: srv.addr, TLSConfig: &tls.Config{RootCAs: pool}, Username: "picket", Password: "s3cret",
+	srv, pool := notifytest.StartSMTP(t, false, false) // no STARTTLS offered
+	s, _ := New(Options{Addr: srv.Addr, TLSConfig: &tls.Config{RootCAs: pool}, Username: "picket", Password: "s3cret",
 		From: "picket@example.com", To: []string{"ops@example.com"}})
 	err := s.Send(context.Background(), notifytest.Alert("k", notifytest.Plain("S1", "port-opened", "10.0.0.9", 22)))
 	if err == nil || !strings.Contains(err.Error(), "STARTTLS") {
 		t.Fatalf("err = %v, want a refusal to go on without STARTTLS", err)
 	}
-	if len(srv.messages()) != 0 {
+	if len(srv.Messages()) != 0 {
 		t.Error("message sent in the clear")
 	}
 }
 
 func TestSMTPErrors(t *testing.T) {
-	srv, pool := startServer(t, false, true)
-	base := Options{Addr: srv.addr, TLSConfig: &tls.Config{RootCAs: pool}, Username: "picket", Password: "wrong-s3cret-pw",
+	srv, pool := notifytest.StartSMTP(t, false, true)
+	base := Options{Addr: srv.Addr, TLSConfig: &tls.Config{RootCAs: pool}, Username: "picket", Password: "wrong-s3cret-pw",
 		From: "picket@example.com", To: []string{"ops@example.com"}}
 	s, _ := New(base)
 	err := s.Send(context.Background(), notifytest.Alert("k", notifytest.Plain("S1", "port-opened", "10.0.0.9", 22)))
@@ -283,13 +140,13 @@ func TestSMTPErrors(t *testing.T) {
 		t.Errorf("bad password: err = %v (want permanent, without the password)", err)
 	}
 	base.Password = "s3cret"
-	srv.failRcpt = &gosmtp.SMTPError{Code: 451, Message: "try later"}
+	srv.FailRcpt(&gosmtp.SMTPError{Code: 451, Message: "try later"})
 	s, _ = New(base)
 	err = s.Send(context.Background(), notifytest.Alert("k", notifytest.Plain("S1", "port-opened", "10.0.0.9", 22)))
 	if err == nil || notify.IsPermanent(err) {
 		t.Errorf("451: err = %v, want a temporary error", err)
 	}
-	srv.failRcpt = &gosmtp.SMTPError{Code: 550, Message: "no such user"}
+	srv.FailRcpt(&gosmtp.SMTPError{Code: 550, Message: "no such user"})
 	err = s.Send(context.Background(), notifytest.Alert("k", notifytest.Plain("S1", "port-opened", "10.0.0.9", 22)))
 	if !notify.IsPermanent(err) {
 		t.Errorf("550: err = %v, want permanent", err)
