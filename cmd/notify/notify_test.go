@@ -418,3 +418,52 @@ func TestSIGTERMKeepsSpool(t *testing.T) {
 		t.Errorf("%d alerts in the spool, want 2", len(pending))
 	}
 }
+
+// TestKilledBeforeScanEnd: notify is killed while it gathers a scan's
+// digest (the scan's end never came); the next run sends what it had
+// gathered, once, marked incomplete.
+func TestKilledBeforeScanEnd(t *testing.T) {
+	labnet.Require(t)
+	dir := t.TempDir()
+	spool := filepath.Join(dir, "spool")
+	rc := &countingReceiver{got: map[string]int{}, acceptN: -1, cut: make(chan struct{})}
+	srv, ln := serve(t, "127.0.0.1:0", rc)
+	defer srv.Close()
+	url := "http://" + ln + "/hook"
+	cmd := exec.Command(notifyBin, "--spool", spool, "--webhook", url)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(stdin, lines(`{"type":"scan","scan_id":"S5","phase":"start","scope":{"targets":["10.0.5.0/24"]}}`,
+		notifytest.Plain("S5", "port-opened", "10.0.5.1", 80), notifytest.Plain("S5", "port-opened", "10.0.5.2", 443)))
+	// Wait until both changes are noted in the spool, then kill.
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		ents, _ := os.ReadDir(filepath.Join(spool, "collect"))
+		if len(ents) == 1 {
+			data, _ := os.ReadFile(filepath.Join(spool, "collect", ents[0].Name()))
+			if bytes.Count(data, []byte("\n")) == 2 {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	stdin.Close()
+	if out, err := exec.Command(notifyBin, "--spool", spool, "--webhook", url, "--flush").CombinedOutput(); err != nil {
+		t.Fatalf("--flush: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(notifyBin, "--spool", spool, "--webhook", url, "--flush").CombinedOutput(); err != nil {
+		t.Fatalf("second --flush: %v\n%s", err, out)
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if len(rc.got) != 1 || rc.got["S5/digest"] != 1 {
+		t.Fatalf("receiver got %v, want S5/digest once", rc.got)
+	}
+}

@@ -317,21 +317,36 @@ func (d *dispatcher) handle(l event.Line) error {
 		ok = true
 	}
 	if ok {
+		// The change joins the digest of each distinct filter that passes
+		// it, and is noted once per digest in the spool.
+		names := map[string][]string{}
+		var order []string
 		for _, r := range d.cfg.Routes {
 			if !r.Filter.Match(l.Raw) {
 				continue
 			}
 			k := r.Filter.String()
+			if _, seen := names[k]; !seen {
+				order = append(order, k)
+			}
+			names[k] = append(names[k], r.Sink.Name())
+		}
+		for _, k := range order {
 			g := st.groups[k]
 			if g == nil {
 				g = &digestGroup{}
 				st.groups[k] = g
 				st.order = append(st.order, k)
 			}
-			if n := len(g.changes); n == 0 || &g.changes[n-1][0] != &raw[0] {
-				g.changes = append(g.changes, raw)
+			g.changes = append(g.changes, raw)
+			for _, n := range names[k] {
+				if !slices.Contains(g.sinks, n) {
+					g.sinks = append(g.sinks, n)
+				}
 			}
-			g.sinks = append(g.sinks, r.Sink.Name())
+			if err := d.cfg.Spool.Collect(DigestKey(id, k), id, st.scope, names[k], raw); err != nil {
+				return err
+			}
 		}
 		return nil
 	}
@@ -353,23 +368,14 @@ func (d *dispatcher) sendDigest(id string, st *scanState, incomplete bool) error
 		for _, it := range items {
 			a.Changes = append(a.Changes, it.Raw)
 		}
-		if err := d.submit(a, unique(g.sinks)); err != nil {
+		if err := d.submit(a, g.sinks); err != nil {
+			return err
+		}
+		if err := d.cfg.Spool.Collected(a.Key); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func unique(ss []string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, s := range ss {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // endOfInput sends the digests of scans whose end never came, marked

@@ -77,7 +77,7 @@ func OpenSpool(ctx context.Context, dir string, now func() time.Time, log *slog.
 	if dir == "" {
 		return s, nil
 	}
-	for _, d := range []string{dir, filepath.Join(dir, "pending"), filepath.Join(dir, "sent")} {
+	for _, d := range []string{dir, filepath.Join(dir, "pending"), filepath.Join(dir, "sent"), filepath.Join(dir, "collect")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("spool: %w", err)
 		}
@@ -175,6 +175,9 @@ func (s *Spool) load(log *slog.Logger) error {
 			continue
 		}
 		s.pending[e.Key] = &e
+	}
+	if err := s.recoverCollected(log); err != nil {
+		return err
 	}
 	sdir := filepath.Join(s.dir, "sent")
 	sents, err := os.ReadDir(sdir)
@@ -376,6 +379,121 @@ func syncDir(dir string) error {
 	defer d.Close()
 	if err := d.Sync(); err != nil {
 		return fmt.Errorf("spool: sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// collectRecord is one line of a digest being gathered.
+type collectRecord struct {
+	Key    string          `json:"key"`
+	ScanID string          `json:"scan_id"`
+	Scope  string          `json:"scope,omitempty"`
+	Sinks  []string        `json:"sinks"`
+	Change json.RawMessage `json:"change"`
+}
+
+// Collect durably notes one change of a digest that is still being
+// gathered (its scan has not ended), so that a notify killed before the
+// scan's end loses nothing: the next open turns what was gathered into a
+// digest marked incomplete. Collected ends the note once the digest
+// itself is in the spool.
+func (s *Spool) Collect(key, scanID, scope string, sinks []string, change json.RawMessage) error {
+	if s.dir == "" {
+		return nil
+	}
+	line, err := json.Marshal(collectRecord{Key: key, ScanID: scanID, Scope: scope, Sinks: sinks, Change: change})
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	dir := filepath.Join(s.dir, "collect")
+	path := filepath.Join(dir, strings.TrimSuffix(fileName(key), ".json")+".ndjson")
+	_, statErr := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	_, err = f.Write(append(line, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("spool: collect %s: %w", key, err)
+	}
+	if statErr != nil {
+		return syncDir(dir)
+	}
+	return nil
+}
+
+// Collected removes the notes of the digest with key, now spooled whole.
+func (s *Spool) Collected(key string) error {
+	if s.dir == "" {
+		return nil
+	}
+	path := filepath.Join(s.dir, "collect", strings.TrimSuffix(fileName(key), ".json")+".ndjson")
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("spool: %w", err)
+	}
+	return nil
+}
+
+// recoverCollected turns the notes of digests that a stopped notify was
+// gathering into pending digests, marked incomplete.
+func (s *Spool) recoverCollected(log *slog.Logger) error {
+	dir := filepath.Join(s.dir, "collect")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	for _, de := range ents {
+		path := filepath.Join(dir, de.Name())
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("spool: %w", err)
+		}
+		var a *Alert
+		var sinks []string
+		seen := map[string]bool{}
+		for _, line := range strings.Split(string(data), "\n") {
+			var r collectRecord
+			if json.Unmarshal([]byte(line), &r) != nil || r.Key == "" {
+				continue // a line cut short by the crash
+			}
+			if a == nil {
+				a = &Alert{Key: r.Key, ScanID: r.ScanID, Scope: r.Scope, Digest: true, Incomplete: true, Created: s.now().UTC()}
+			}
+			if !seen[string(r.Change)] {
+				seen[string(r.Change)] = true
+				a.Changes = append(a.Changes, r.Change)
+			}
+			for _, sk := range r.Sinks {
+				if !slices.Contains(sinks, sk) {
+					sinks = append(sinks, sk)
+				}
+			}
+		}
+		if a != nil {
+			if _, pending := s.pending[a.Key]; !pending {
+				items := a.Items()
+				sortByHost(items)
+				a.Changes = a.Changes[:0]
+				for _, it := range items {
+					a.Changes = append(a.Changes, it.Raw)
+				}
+				if _, err := s.Add(a, sinks); err != nil {
+					return err
+				}
+				if log != nil {
+					log.Warn("spool: a digest interrupted before its scan ended is kept, marked incomplete", "key", a.Key, "changes", len(a.Changes))
+				}
+			}
+		}
+		if err := os.Remove(path); err != nil {
+			return fmt.Errorf("spool: %w", err)
+		}
 	}
 	return nil
 }

@@ -120,3 +120,42 @@ func TestSpoolPrunesOldRecords(t *testing.T) {
 		t.Errorf("a record older than %v still suppresses the alert", SentRetention)
 	}
 }
+
+// TestSpoolRecoversCollectedDigest: the changes of a digest still being
+// gathered when notify stopped become a pending digest, marked
+// incomplete, at the next open.
+func TestSpoolRecoversCollectedDigest(t *testing.T) {
+	dir := t.TempDir()
+	sp, _ := OpenSpool(context.Background(), dir, nil, nil)
+	c1 := json.RawMessage(`{"type":"change","scan_id":"S1","kind":"port-opened","ip":"10.0.0.10","port":80,"proto":"tcp"}`)
+	c2 := json.RawMessage(`{"type":"change","scan_id":"S1","kind":"port-opened","ip":"10.0.0.9","port":22,"proto":"tcp"}`)
+	sp.Collect("S1/digest", "S1", "10.0.0.0/24", []string{"slack"}, c1)
+	sp.Collect("S1/digest", "S1", "10.0.0.0/24", []string{"slack", "mail"}, c2)
+	sp.Close()
+	// A line cut short by the crash is ignored.
+	ents, _ := os.ReadDir(filepath.Join(dir, "collect"))
+	if len(ents) != 1 {
+		t.Fatalf("%d collect files", len(ents))
+	}
+	f, _ := os.OpenFile(filepath.Join(dir, "collect", ents[0].Name()), os.O_WRONLY|os.O_APPEND, 0)
+	f.WriteString(`{"key":"S1/digest","scan_id":"S1","sinks":["sl`)
+	f.Close()
+
+	sp, err := OpenSpool(context.Background(), dir, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	p := sp.Pending()
+	if len(p) != 1 {
+		t.Fatalf("pending %+v", p)
+	}
+	a := p[0].Alert
+	if a.Key != "S1/digest" || !a.Digest || !a.Incomplete || a.Scope != "10.0.0.0/24" || len(a.Changes) != 2 ||
+		string(a.Changes[0]) != string(c2) || !slices.Equal(p[0].Sinks, []string{"slack", "mail"}) {
+		t.Errorf("recovered %+v, sinks %v", a, p[0].Sinks)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, "collect")); len(ents) != 0 {
+		t.Error("collect file kept")
+	}
+}
