@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -312,9 +310,8 @@ func TestSMTPFlags(t *testing.T) {
 	srv, _ := notifytest.StartSMTP(t, false, true)
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca.pem")
-	// The server's certificate is the one StartSMTP made: fetch it from
-	// a handshake and trust it through --smtp-ca.
-	os.WriteFile(ca, serverCertPEM(t, srv.Addr), 0o600)
+	// Trust the server's test certificate through --smtp-ca.
+	os.WriteFile(ca, srv.CertPEM, 0o600)
 	pass := filepath.Join(dir, "pass")
 	os.WriteFile(pass, []byte(notifytest.SMTPPassword+"\n"), 0o600)
 	in := lines(`{"type":"scan","scan_id":"S1","phase":"start","scope":{"targets":["10.0.0.0/24"]}}`,
@@ -343,30 +340,6 @@ func TestSMTPFlags(t *testing.T) {
 			t.Errorf("message: tls %v to %v\n%s", m.TLS, m.To, m.Data)
 		}
 	}
-}
-
-// serverCertPEM returns the PEM of the certificate a TLS server shows
-// after STARTTLS.
-func serverCertPEM(t *testing.T, addr string) []byte {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	buf := make([]byte, 4096)
-	c.Read(buf) // greeting
-	fmt.Fprintf(c, "EHLO x\r\n")
-	c.Read(buf)
-	fmt.Fprintf(c, "STARTTLS\r\n")
-	c.Read(buf)
-	tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true})
-	if err := tc.Handshake(); err != nil {
-		t.Fatal(err)
-	}
-	der := tc.ConnectionState().PeerCertificates[0].Raw
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
 func TestSyslogFlag(t *testing.T) {
@@ -399,7 +372,7 @@ func TestSIGTERMKeepsSpool(t *testing.T) {
 	spool := filepath.Join(dir, "spool")
 	cmd := exec.Command(notifyBin, "--spool", spool, "--webhook", "http://127.0.0.1:1/x", "--retry-for", "1h", "--no-digest")
 	cmd.Stdin = strings.NewReader(lines(notifytest.Plain("S1", "port-opened", "10.0.0.9", 22), notifytest.Plain("S1", "port-opened", "10.0.0.9", 80)))
-	var errb bytes.Buffer
+	var errb syncBuffer
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -466,4 +439,23 @@ func TestKilledBeforeScanEnd(t *testing.T) {
 	if len(rc.got) != 1 || rc.got["S5/digest"] != 1 {
 		t.Fatalf("receiver got %v, want S5/digest once", rc.got)
 	}
+}
+
+// syncBuffer is a bytes.Buffer that a child's output can be written to
+// while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

@@ -24,7 +24,9 @@ const (
 // messages it accepts and the authentication it saw. It offers AUTH
 // PLAIN and LOGIN, and STARTTLS or implicit TLS with a test certificate.
 type SMTPServer struct {
-	Addr     string
+	Addr string
+	// CertPEM is the server's certificate, to trust.
+	CertPEM  []byte
 	mu       sync.Mutex
 	msgs     []Mail
 	failRcpt *gosmtp.SMTPError
@@ -45,7 +47,7 @@ type Mail struct {
 func StartSMTP(t testing.TB, implicit, offerTLS bool) (*SMTPServer, *x509.CertPool) {
 	t.Helper()
 	srvTLS, pool := Cert(t)
-	st := &SMTPServer{}
+	st := &SMTPServer{CertPEM: CertPEM(srvTLS)}
 	gs := gosmtp.NewServer(gosmtp.BackendFunc(func(c *gosmtp.Conn) (gosmtp.Session, error) {
 		return &smtpSession{s: st, c: c}, nil
 	}))
