@@ -288,5 +288,8 @@ func (s *Sink) send(ctx context.Context, msg []byte) error {
 	if err := c.SendMail(s.from.Address, to, bytes.NewReader(msg)); err != nil {
 		return err
 	}
-	return c.Quit()
+	// The server took the message with its answer to DATA: a failed QUIT
+	// must not make it look undelivered and be sent again.
+	c.Quit()
+	return nil
 }
