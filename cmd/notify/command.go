@@ -143,35 +143,39 @@ func specs(c *cli.Context) ([]sinks.Spec, error) {
 	if addr := c.String("syslog"); addr != "" {
 		out = append(out, sinks.Spec{Type: "syslog", Addr: addr, Facility: c.Int("syslog-facility")})
 	}
-	for i, line := range c.StringSlice("exec") {
+	for _, line := range c.StringSlice("exec") {
 		argv, err := exec.SplitArgs(line)
 		if err != nil {
 			return nil, fmt.Errorf("--exec: %w", err)
 		}
-		out = append(out, sinks.Spec{Type: "exec", Name: numbered("exec", i), Command: argv})
+		out = append(out, sinks.Spec{Type: "exec", Command: argv})
 	}
-	for i, p := range c.StringSlice("file") {
-		out = append(out, sinks.Spec{Type: "file", Name: numbered("file", i), Path: p})
+	for _, p := range c.StringSlice("file") {
+		out = append(out, sinks.Spec{Type: "file", Path: p})
 	}
-	// Unnamed sinks of one type are told apart by number.
+	// Unnamed sinks of one type are told apart by number; a name given
+	// twice is an error.
 	seen := map[string]int{}
 	for i := range out {
-		if out[i].Name == "" {
-			out[i].Name = out[i].Type
+		if out[i].Name != "" {
+			if seen[out[i].Name] > 0 {
+				return nil, fmt.Errorf("two sinks named %q: give each its own name", out[i].Name)
+			}
+			seen[out[i].Name]++
 		}
-		seen[out[i].Name]++
-		if n := seen[out[i].Name]; n > 1 {
-			out[i].Name = fmt.Sprintf("%s-%d", out[i].Name, n)
+	}
+	for i := range out {
+		if out[i].Name != "" {
+			continue
 		}
+		name := out[i].Type
+		for n := 2; seen[name] > 0; n++ {
+			name = fmt.Sprintf("%s-%d", out[i].Type, n)
+		}
+		seen[name]++
+		out[i].Name = name
 	}
 	return out, nil
-}
-
-func numbered(base string, i int) string {
-	if i == 0 {
-		return base
-	}
-	return fmt.Sprintf("%s-%d", base, i+1)
 }
 
 func action(ctx context.Context, c *cli.Context, env *app.Env) error {

@@ -83,6 +83,7 @@ func TestCommand(t *testing.T) {
 		{"digest and no-digest", []string{"--digest", "--no-digest", "--file", "x"}, 2, "give one"},
 		{"unset env", []string{"--no-spool", "--slack-env", "NOPE_NOT_SET"}, 2, "NOPE_NOT_SET is not set"},
 		{"bad config", []string{"--no-spool", "--config", "/nonexistent.json"}, 2, "config"},
+		{"two sinks, one name", []string{"--no-spool", "--config", dupConfig(t)}, 2, `two sinks named "x"`},
 		{"delivered", []string{"--no-spool", "--webhook", rc.URL + "/hook"}, 0, ""},
 		{"receiver down, no spool", []string{"--no-spool", "--slack-env", "DOWN_URL", "--retry-for", "100ms"}, 1, "lost (no spool)"},
 	}
@@ -458,4 +459,31 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+func dupConfig(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "dup.json")
+	os.WriteFile(p, []byte(`{"sinks":[{"type":"file","name":"x","path":"a"},{"type":"file","name":"x","path":"b"}]}`), 0o600)
+	return p
+}
+
+func TestSinkNames(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	cfg := filepath.Join(dir, "c.json")
+	os.WriteFile(cfg, []byte(`{"sinks":[{"type":"file","name":"file-2","path":"`+b+`"}]}`), 0o600)
+	// Two unnamed file sinks and one named like the second would be.
+	r := runNotify(t, lines(notifytest.Plain("S1", "port-opened", "10.0.0.9", 22)), "--spool", filepath.Join(dir, "sp"),
+		"--config", cfg, "--file", a, "--file", a)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	data, _ := os.ReadFile(a)
+	if bytes.Count(data, []byte("\n")) != 2 {
+		t.Errorf("a got %q", data)
+	}
+	data, _ = os.ReadFile(b)
+	if bytes.Count(data, []byte("\n")) != 1 {
+		t.Errorf("b got %q", data)
+	}
 }
