@@ -172,6 +172,18 @@ func Slack(s string) string {
 	return b.String()
 }
 
+// SlackPlain prepares text for a Slack plain_text field (a header
+// block). Slack reads no markup there; as a second guard, "<" and "@" are
+// followed by a zero-width space, so nothing in it can form a mention
+// even if that changed.
+func SlackPlain(s string) string {
+	s = OneLine(s)
+	if !strings.ContainsAny(s, "<@") {
+		return s
+	}
+	return strings.NewReplacer("<", "<"+zwsp, "@", "@"+zwsp).Replace(s)
+}
+
 // Discord escapes text for Discord Markdown (message content and embed
 // descriptions): Markdown characters get a backslash, so **bold**, masked
 // links [x](y), <@id> mentions and headings stay text, and @everyone and

@@ -94,7 +94,7 @@ func (s *Sink) Message(a *notify.Alert) ([]byte, error) {
 	title := notify.Title(a)
 	m := message{Text: notify.Slack(title)}
 	// A header is plain_text: Slack reads no mentions or links in it.
-	m.Blocks = append(m.Blocks, block{Type: "header", Text: &text{Type: "plain_text", Text: notify.Truncate(title, maxHeader)}})
+	m.Blocks = append(m.Blocks, block{Type: "header", Text: &text{Type: "plain_text", Text: notify.Truncate(notify.SlackPlain(title), maxHeader)}})
 	chunks := notify.Chunks(body, maxSection)
 	for i, c := range chunks {
 		if i == maxBlocks-1 && len(chunks) > maxBlocks {

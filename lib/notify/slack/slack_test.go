@@ -74,3 +74,22 @@ func TestSlackLongDigestIsSplit(t *testing.T) {
 		}
 	}
 }
+
+func TestSlackSingleChangeHeader(t *testing.T) {
+	s, _ := New(Options{URL: "http://127.0.0.1/x"})
+	body, err := s.Message(notifytest.Alert("k", notifytest.Hostile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m message
+	json.Unmarshal(body, &m)
+	h := m.Blocks[0].Text.Text
+	if !strings.HasPrefix(h, "port-opened 10.0.0.7:8080/tcp (") {
+		t.Errorf("header %q", h)
+	}
+	for _, bad := range []string{"<@U0123>", "@here", "\r", "\n"} {
+		if strings.Contains(h, bad) || strings.Contains(m.Text, bad) {
+			t.Errorf("%q in header %q or text %q", bad, h, m.Text)
+		}
+	}
+}

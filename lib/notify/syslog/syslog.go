@@ -127,6 +127,10 @@ func sdValue(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, `]`, `\]`).Replace(s)
 }
 
+// maxMsg bounds a record's MSG, so that a record stays within the 2048
+// bytes every RFC 5424 receiver must take, whatever a banner holds.
+const maxMsg = 1500
+
 // Records returns the RFC 5424 records for a, one per change.
 func (s *Sink) Records(a *notify.Alert) []string {
 	var out []string
@@ -150,7 +154,7 @@ func (s *Sink) Records(a *notify.Alert) []string {
 			sdValue(a.Key), sdValue(it.ScanID), sdValue(it.Kind), sdValue(it.Severity))
 		rec := fmt.Sprintf("<%d>1 %s %s %s - %s %s %s", pri, ts,
 			headerField(s.opts.Hostname, 255), headerField(s.opts.AppName, 48), headerField("change", 32),
-			sd, notify.Syslog(text))
+			sd, notify.Truncate(notify.Syslog(text), maxMsg))
 		out = append(out, rec)
 	}
 	return out

@@ -203,3 +203,13 @@ func FuzzParseAddr(f *testing.F) {
 		}
 	})
 }
+
+func TestSyslogLongBanner(t *testing.T) {
+	s, _ := New(Options{Network: "udp", Addr: "127.0.0.1:514", Now: clock})
+	long := strings.Replace(notifytest.Hostile, "+8080/tcp", "+8080/tcp "+strings.Repeat("é", 5000), 1)
+	for _, r := range s.Records(notifytest.Alert("k", long)) {
+		if len(r) > 2048 || !strings.HasSuffix(r, "…") {
+			t.Errorf("record of %d bytes", len(r))
+		}
+	}
+}
