@@ -407,4 +407,3 @@ func scopeOf(targets gjson.Result) string {
 	}
 	return strings.Join(ts, ", ")
 }
-
