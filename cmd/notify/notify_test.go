@@ -487,3 +487,21 @@ func TestSinkNames(t *testing.T) {
 		t.Errorf("b got %q", data)
 	}
 }
+
+// TestExecKeepsCommas: a command line with commas is one command, and
+// two --exec flags are two sinks.
+func TestExecKeepsCommas(t *testing.T) {
+	dir := t.TempDir()
+	out1, out2 := filepath.Join(dir, "one, two"), filepath.Join(dir, "b")
+	r := runNotify(t, lines(notifytest.Plain("S1", "port-opened", "10.0.0.9", 22)), "--no-spool",
+		"--exec", `sh -c 'cat > "$1"' sh '`+out1+`'`, "--exec", "sh -c 'cat > \"$1\"' sh "+out2)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, p := range []string{out1, out2} {
+		data, err := os.ReadFile(p)
+		if err != nil || !bytes.Contains(data, []byte(`"key":"S1/port-opened/10.0.0.9/22/tcp"`)) {
+			t.Errorf("%s: %q %v", p, data, err)
+		}
+	}
+}
