@@ -90,6 +90,29 @@ func Redact(err error, secrets ...string) error {
 	return &redactedError{msg: msg, err: err}
 }
 
+// urlSecrets lists the parts of a URL that may carry its token: the
+// whole URL, its path and query, and every longer path segment, so that
+// a receiver that echoes any of them back does not put it in our logs.
+func urlSecrets(raw string) []string {
+	out := []string{raw}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return out
+	}
+	parts := append([]string{u.RawQuery, u.Path}, strings.Split(u.Path, "/")...)
+	if u.User != nil {
+		parts = append(parts, u.User.String())
+	}
+	for _, p := range parts {
+		// Short parts ("/", "api") are no secret, and hiding them would
+		// garble the message.
+		if len(p) >= 8 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // maxResponse bounds how much of a receiver's answer is read.
 const maxResponse = 64 << 10
 
@@ -117,7 +140,7 @@ func Post(ctx context.Context, client *http.Client, name, rawURL string, header 
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return Redact(fmt.Errorf("%s: post to %s: %w", name, RedactURL(rawURL), err), rawURL)
+		return Redact(fmt.Errorf("%s: post to %s: %w", name, RedactURL(rawURL), err), urlSecrets(rawURL)...)
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
@@ -128,7 +151,7 @@ func Post(ctx context.Context, client *http.Client, name, rawURL string, header 
 	if len(snippet) > 200 {
 		snippet = snippet[:200] + "…"
 	}
-	err = Redact(fmt.Errorf("%s: %s answered %s: %s", name, RedactURL(rawURL), resp.Status, snippet), rawURL)
+	err = Redact(fmt.Errorf("%s: %s answered %s: %s", name, RedactURL(rawURL), resp.Status, snippet), urlSecrets(rawURL)...)
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == http.StatusRequestTimeout,
 		resp.StatusCode == http.StatusTooEarly, resp.StatusCode >= 500:

@@ -436,3 +436,17 @@ func TestTee(t *testing.T) {
 		t.Errorf("tee wrote %q", out.String())
 	}
 }
+
+// TestEchoedTokenRedacted: a receiver that echoes the URL's token in its
+// error answer does not get it into our errors.
+func TestEchoedTokenRedacted(t *testing.T) {
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) bool {
+		http.Error(w, "no such hook: "+r.URL.Path+" token XOXB7TOKEN123", 404)
+		return false
+	})
+	s, _ := webhook.New(webhook.Options{URL: rc.srv.URL + "/services/T000/XOXB7TOKEN123"})
+	err := s.Send(context.Background(), &notify.Alert{Key: "k", Changes: []json.RawMessage{json.RawMessage(change("S", "port-opened", "1.2.3.4", 1))}})
+	if err == nil || strings.Contains(err.Error(), "XOXB7TOKEN123") || !strings.Contains(err.Error(), "404") {
+		t.Errorf("err = %v", err)
+	}
+}
