@@ -262,7 +262,7 @@ func (d *dispatcher) submit(a *Alert, sinks []string) error {
 	}
 	if fresh == 0 {
 		d.dups++
-		d.cfg.Log.Info("alert already delivered or queued; not sent again", "key", a.Key)
+		d.cfg.Log.Debug("alert already delivered or queued; not sent again", "key", a.Key)
 		return nil
 	}
 	d.enqueue(a, need)
