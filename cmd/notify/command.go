@@ -271,7 +271,7 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 		}
 	}
 	if rep.Duplicates > 0 {
-		env.Log.Info("alerts already delivered by an earlier run were not sent again", "count", rep.Duplicates)
+		env.Log.Info("alerts already delivered (or already queued in this run) were not sent again", "count", rep.Duplicates)
 	}
 	env.Log.Debug("done", "alerts", rep.Alerts, "delivered", rep.Delivered, "undelivered", rep.Undelivered, "duplicates", rep.Duplicates)
 	if errors.Is(err, notify.ErrUndelivered) {
