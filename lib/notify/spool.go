@@ -25,8 +25,8 @@ const SentRetention = 30 * 24 * time.Hour
 
 // Spool is the durable store of alerts. An alert is written (and
 // fsynced) to pending/ before the first attempt to send it; each sink's
-// success is recorded in its file; when every sink has it, a record of
-// the delivery is written to sent/ and the pending file removed. So an
+// success is recorded in its file; when every sink has it, the file moves
+// to sent/, where it records the delivery. So an
 // alert survives a receiver that is down, a notify that is killed and a
 // reboot, and a replay never sends it again to a sink that took it.
 //
@@ -202,6 +202,8 @@ func (s *Spool) readSent(key string) (sentRecord, bool) {
 	if err != nil {
 		return sentRecord{}, false
 	}
+	// Either a sentRecord or a finished spoolEntry: both carry the key
+	// and the sinks that have the alert.
 	var r sentRecord
 	if json.Unmarshal(data, &r) != nil || r.Key != key {
 		return sentRecord{}, false
@@ -287,8 +289,26 @@ func (s *Spool) finish(e *spoolEntry) error {
 		s.sent[e.Key] = slices.Clone(e.Done)
 		return nil
 	}
+	pending := filepath.Join(s.dir, "pending", fileName(e.Key))
+	sdir := filepath.Join(s.dir, "sent")
+	old, hadRecord := s.readSent(e.Key)
+	if !hadRecord {
+		// The common case costs one fsync: the pending file itself
+		// becomes the record (a file in sent/ means every sink it
+		// names has the alert). A rename is atomic; if a crash loses
+		// the removal from pending/, the next load finishes it again.
+		err := os.Rename(pending, filepath.Join(sdir, fileName(e.Key)))
+		if err == nil {
+			now := s.now()
+			os.Chtimes(filepath.Join(sdir, fileName(e.Key)), now, now) // retention counts from delivery
+			return syncDir(sdir)
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("spool: %w", err)
+		}
+	}
 	rec := sentRecord{Key: e.Key, Sinks: e.Done, Time: s.now().UTC()}
-	if old, ok := s.readSent(e.Key); ok {
+	if hadRecord {
 		for _, sk := range old.Sinks {
 			if !slices.Contains(rec.Sinks, sk) {
 				rec.Sinks = append(rec.Sinks, sk)
@@ -299,13 +319,12 @@ func (s *Spool) finish(e *spoolEntry) error {
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
-	if err := writeSync(filepath.Join(s.dir, "sent"), fileName(e.Key), data); err != nil {
+	if err := writeSync(sdir, fileName(e.Key), data); err != nil {
 		return err
 	}
 	// The removal needs no fsync of its own: if a crash undoes it, the
 	// next load finds the delivery record and finishes the alert then.
-	pdir := filepath.Join(s.dir, "pending")
-	if err := os.Remove(filepath.Join(pdir, fileName(e.Key))); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(pending); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("spool: %w", err)
 	}
 	return nil
