@@ -1,0 +1,74 @@
+// Package webhook is the generic JSON webhook sink: it POSTs each alert
+// as notify.Payload, with an Idempotency-Key header, so any HTTP
+// receiver can take Picket's alerts.
+package webhook
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/picketscan/picket/lib/notify"
+)
+
+// Options configure a Sink.
+type Options struct {
+	Name string // default "webhook"
+	URL  string
+	// Template replaces notify.PlainTemplate for the payload's text.
+	Template  string
+	DigestMax int
+	Client    *http.Client // default: a client without a global timeout
+	Now       func() time.Time
+}
+
+// Sink posts alerts as JSON.
+type Sink struct {
+	opts   Options
+	render *notify.Renderer
+}
+
+var _ notify.Sink = (*Sink)(nil)
+
+// New returns a webhook sink.
+func New(o Options) (*Sink, error) {
+	if o.URL == "" {
+		return nil, errors.New("webhook: no URL")
+	}
+	if o.Name == "" {
+		o.Name = "webhook"
+	}
+	if o.Client == nil {
+		o.Client = &http.Client{}
+	}
+	tmpl := notify.PlainTemplate
+	if o.Template != "" {
+		tmpl = o.Template
+	}
+	r, err := notify.NewRenderer(o.Name, tmpl, notify.StripControl, o.DigestMax)
+	if err != nil {
+		return nil, err
+	}
+	return &Sink{opts: o, render: r}, nil
+}
+
+// Name returns the sink's name.
+func (s *Sink) Name() string { return s.opts.Name }
+
+// Send posts the alert.
+func (s *Sink) Send(ctx context.Context, a *notify.Alert) error {
+	text, err := s.render.Render(a)
+	if err != nil {
+		return notify.Permanent(err)
+	}
+	body, err := notify.EncodePayload(a, text)
+	if err != nil {
+		return notify.Permanent(err)
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set("Idempotency-Key", a.Key)
+	h.Set("User-Agent", "picket-notify")
+	return notify.Post(ctx, s.opts.Client, s.opts.Name, s.opts.URL, h, body, s.opts.Now)
+}
