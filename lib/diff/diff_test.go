@@ -207,11 +207,11 @@ func TestConfirm(t *testing.T) {
 		cur  string
 		want []string
 	}{
-		{"tls.ndjson", nil},        // 23 closed, new cert: pending 1
-		{"same.ndjson", nil},       // back to normal: the flap is forgotten
-		{"tls.ndjson", nil},        // pending 1 again
+		{"tls.ndjson", nil},  // 23 closed, new cert: pending 1
+		{"same.ndjson", nil}, // back to normal: the flap is forgotten
+		{"tls.ndjson", nil},  // pending 1 again
 		{"tls.ndjson", []string{"port-closed 192.0.2.1:23", "tls-changed 192.0.2.1:443"}},
-		{"tls.ndjson", nil},        // confirmed: nothing new
+		{"tls.ndjson", nil},         // confirmed: nothing new
 		{"interrupted.ndjson", nil}, // incomplete: neither reports nor counts
 	}
 	for i, s := range steps {
