@@ -2,6 +2,7 @@ package baseline
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -187,4 +188,30 @@ func keepHistory(tmp, path string, o SaveOptions) error {
 		copies = copies[1:]
 	}
 	return nil
+}
+
+// Update runs fn on the baseline at path while holding its lock, and
+// saves what fn returns when fn asks for it. A missing baseline is given
+// to fn as an empty one with existed false; an unreadable one is an error
+// and is left as it is. Runs of Update on one path take turns, so each
+// sees the baseline the previous one saved.
+func Update(ctx context.Context, path string, o SaveOptions, fn func(b *state.Baseline, existed bool) (next *state.Baseline, save bool, err error)) error {
+	unlock, err := Lock(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	b, err := Load(path)
+	existed := true
+	if errors.Is(err, fs.ErrNotExist) {
+		b, existed, err = state.NewBaseline(), false, nil
+	}
+	if err != nil {
+		return err
+	}
+	next, save, err := fn(b, existed)
+	if err != nil || !save {
+		return err
+	}
+	return Save(path, next, o)
 }

@@ -113,6 +113,9 @@ func Run(ctx context.Context, t Tool, args []string, stdin io.Reader, stdout, st
 	if sigCode := signalCode(ctx); sigCode != 0 && errors.Is(err, context.Canceled) {
 		return sigCode
 	}
+	if st := (*ExitError)(nil); errors.As(err, &st) && st.Err == nil {
+		return st.Code // a result (see Status), not a failure
+	}
 	code := Code(err)
 	if code == ExitFailure && isFlagError(err) {
 		code = ExitUsage

@@ -45,6 +45,11 @@ func Usagef(format string, args ...any) error {
 	return &ExitError{Code: ExitUsage, Err: fmt.Errorf(format, args...)}
 }
 
+// Status returns an error that ends the program with code and prints
+// nothing: a result rather than a failure, such as ndiff's 1 for
+// "differences found".
+func Status(code int) error { return &ExitError{Code: code} }
+
 // WithCode wraps err so that it ends the program with code. A nil err
 // stays nil.
 func WithCode(code int, err error) error {
