@@ -158,7 +158,7 @@ func run(ctx context.Context, c *cli.Context, env *app.Env, cfg *config) (int, e
 		return len(res.Changes), emit(base, res)
 	}
 	n := 0
-	so := baseline.SaveOptions{Written: event.FormatTime(env.Now()), HistoryDir: cfg.history, Keep: cfg.historyKeep}
+	so := baseline.SaveOptions{Written: event.FormatTime(cfg.opts.Now), HistoryDir: cfg.history, Keep: cfg.historyKeep}
 	err = baseline.Update(ctx, cfg.baseline, so, func(b *state.Baseline, existed bool) (*state.Baseline, bool, error) {
 		if !existed {
 			env.Log.Info("no baseline yet: starting " + cfg.baseline)

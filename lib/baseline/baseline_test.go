@@ -109,7 +109,8 @@ func TestSaveAndHistory(t *testing.T) {
 	b := sample()
 	for i := range 5 {
 		b.ScanID = "scan" + string(rune('a'+i))
-		when := event.FormatTime(time.Date(2026, 11, 1+i, 0, 0, 0, 0, time.UTC))
+		b.Time = event.FormatTime(time.Date(2026, 11, 1+i, 0, 0, 0, 0, time.UTC))
+		when := event.FormatTime(time.Date(2026, 12, 1+i, 0, 0, 0, 0, time.UTC))
 		if err := Save(path, b, SaveOptions{Written: when, HistoryDir: hist, Keep: 3}); err != nil {
 			t.Fatal(err)
 		}

@@ -36,7 +36,9 @@ type SaveOptions struct {
 	// Written is the time recorded in the header.
 	Written string
 	// HistoryDir, if set, receives a copy of each baseline written,
-	// named after the baseline and the time (state.ndjson.20261125T170825.503112584Z).
+	// named after the baseline and the start time of its latest scan
+	// (state.ndjson.20261125T170825.503112584Z), or the written time
+	// when that is unknown; a second save of one scan replaces its copy.
 	HistoryDir string
 	// Keep is how many copies HistoryDir keeps (0: 10).
 	Keep int
@@ -64,7 +66,7 @@ func Save(path string, b *state.Baseline, o SaveOptions) error {
 		return fmt.Errorf("write baseline %s: %w", path, err)
 	}
 	if o.HistoryDir != "" {
-		if err := keepHistory(tmp, path, o); err != nil {
+		if err := keepHistory(tmp, path, b.Time, o); err != nil {
 			os.Remove(tmp)
 			return err
 		}
@@ -135,7 +137,7 @@ func removeStale(dir, prefix string) {
 // tmp) in the history directory and removes the oldest copies beyond
 // Keep. The copy is a hard link when the directory is on the same file
 // system, and an atomically written copy otherwise.
-func keepHistory(tmp, path string, o SaveOptions) error {
+func keepHistory(tmp, path, when string, o SaveOptions) error {
 	keep := o.Keep
 	if keep <= 0 {
 		keep = 10
@@ -143,13 +145,16 @@ func keepHistory(tmp, path string, o SaveOptions) error {
 	if err := os.MkdirAll(o.HistoryDir, 0o700); err != nil {
 		return fmt.Errorf("baseline history: %w", err)
 	}
-	stamp := strings.NewReplacer("-", "", ":", "").Replace(o.Written)
+	if when == "" {
+		when = o.Written
+	}
+	stamp := strings.NewReplacer("-", "", ":", "", "/", "").Replace(when)
 	if stamp == "" {
 		stamp = "undated"
 	}
 	base := filepath.Base(path) + "."
 	dst := filepath.Join(o.HistoryDir, base+stamp)
-	os.Remove(dst) // a second save in the same nanosecond replaces the first
+	os.Remove(dst) // a second save of the same scan replaces the first
 	if err := os.Link(tmp, dst); err != nil {
 		src, err := os.Open(tmp)
 		if err != nil {
