@@ -348,7 +348,7 @@ func (c *comparer) hostIsUp(addr netip.Addr, name string, bh, ch *state.Host, ba
 	if bh != nil {
 		bports = bh.Ports
 	}
-	nh.Ports = make([]state.Port, 0, max(len(bports), len(ch.Ports)))
+	nh.Ports = make([]state.Port, 0, mergedLen(bports, ch.Ports))
 	i, j := 0, 0
 	for i < len(bports) || j < len(ch.Ports) {
 		var bp, cp *state.Port
@@ -377,6 +377,25 @@ func (c *comparer) hostIsUp(addr netip.Addr, name string, bh, ch *state.Host, ba
 	}
 	c.nb.Hosts[addr] = nh
 	c.policy(addr, nh, ch)
+}
+
+// mergedLen counts the distinct ports of two sorted lists, so the merged
+// list is allocated once.
+func mergedLen(a, b []state.Port) int {
+	n, i, j := 0, 0, 0
+	for i < len(a) && j < len(b) {
+		switch d := state.ComparePorts(&a[i], &b[j]); {
+		case d < 0:
+			i++
+		case d > 0:
+			j++
+		default:
+			i++
+			j++
+		}
+		n++
+	}
+	return n + len(a) - i + len(b) - j
 }
 
 // port compares one port and appends its new view to nh.Ports.
