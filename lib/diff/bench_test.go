@@ -72,4 +72,3 @@ func BenchmarkCompareMillion(b *testing.B) {
 	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "live-MB")
 	runtime.KeepAlive(res)
 }
-
