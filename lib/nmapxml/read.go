@@ -5,7 +5,6 @@ package nmapxml
 
 import (
 	"bytes"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -59,26 +58,19 @@ type Info struct {
 // the scan is taken to cover exactly the hosts it lists. The ports
 // covered are those of scaninfo.
 func ReadScan(r io.Reader, name string, b *state.Builder) (Info, error) {
-	rd := &reader{d: xml.NewDecoder(r), name: name, b: b}
-	rd.d.Strict = true
-	rd.d.CharsetReader = func(cs string, in io.Reader) (io.Reader, error) {
-		switch strings.ToLower(cs) {
-		case "utf-8", "us-ascii", "ascii", "iso-8859-1":
-			return in, nil
-		}
-		return nil, fmt.Errorf("unsupported charset %q", cs)
-	}
+	rd := &reader{l: newLexer(r), name: name, b: b}
 	err := rd.run()
 	return rd.info, err
 }
 
 type reader struct {
-	d    *xml.Decoder
+	l    *lexer
 	name string
 	b    *state.Builder
 	info Info
 
 	stack    []string
+	seen     map[string]string
 	sawRun   bool
 	portSpec []string
 	listed   []netip.Addr
@@ -101,47 +93,59 @@ type reader struct {
 }
 
 func (r *reader) errorf(format string, args ...any) error {
-	line, _ := r.d.InputPos()
-	return fmt.Errorf("%s:%d: %s", r.name, line, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%s:%d: %s", r.name, r.l.line, fmt.Sprintf(format, args...))
 }
 
 func (r *reader) run() error {
 	for {
-		tok, err := r.d.RawToken()
+		err := r.l.next()
 		if err == io.EOF {
+			if len(r.stack) > 0 && r.sawRun {
+				r.info.Truncated = true
+			}
 			break
 		}
-		if err != nil {
-			var se *xml.SyntaxError
-			if errors.As(err, &se) && r.sawRun && (se.Msg == "unexpected EOF" || strings.HasPrefix(se.Msg, "unexpected EOF")) {
-				r.info.Truncated = true
-				break
-			}
-			if errors.As(err, &se) {
-				return fmt.Errorf("%s:%d: not Nmap XML: %s", r.name, se.Line, se.Msg)
-			}
+		if err == errUnexpectedEOF && r.sawRun {
+			r.info.Truncated = true
+			break
+		}
+		var se *syntaxError
+		switch {
+		case errors.As(err, &se):
+			return fmt.Errorf("%s:%d: not Nmap XML: %s", r.name, se.line, se.msg)
+		case err == errUnexpectedEOF:
+			return fmt.Errorf("%s:%d: not Nmap XML: unexpected end", r.name, r.l.line)
+		case err != nil:
 			return fmt.Errorf("read %s: %w", r.name, err)
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
+		switch r.l.kind {
+		case tokStart:
 			if len(r.stack) >= maxDepth {
 				return r.errorf("elements nested deeper than %d", maxDepth)
 			}
-			r.stack = append(r.stack, t.Name.Local)
-			if err := r.start(t); err != nil {
+			if len(r.stack) == 0 && r.sawRun {
+				return r.errorf("a second root element")
+			}
+			name := intern(r.l.name)
+			r.stack = append(r.stack, name)
+			if err := r.start(name); err != nil {
 				return err
 			}
-		case xml.EndElement:
-			if n := len(r.stack); n == 0 || r.stack[n-1] != t.Name.Local {
-				return r.errorf("unexpected </%s>", clip(t.Name.Local))
+		case tokEnd:
+			if n := len(r.stack); n == 0 || r.stack[n-1] != string(r.l.name) {
+				return r.errorf("unexpected </%s>", clip(string(r.l.name)))
 			}
+			name := r.stack[len(r.stack)-1]
 			r.stack = r.stack[:len(r.stack)-1]
-			if err := r.end(t.Name.Local); err != nil {
+			if err := r.end(name); err != nil {
 				return err
 			}
-		case xml.CharData:
-			if r.inText && len(r.text)+len(t) <= maxText {
-				r.text = append(r.text, t...)
+		case tokText:
+			if len(r.stack) == 0 && len(bytes.TrimSpace(r.l.text)) > 0 {
+				return r.errorf("text outside the root element")
+			}
+			if r.inText && len(r.text)+len(r.l.text) <= maxText {
+				r.text = append(r.text, r.l.text...)
 			}
 		}
 	}
@@ -157,26 +161,45 @@ func (r *reader) run() error {
 	return nil
 }
 
-func attr(t xml.StartElement, name string) string {
-	for _, a := range t.Attr {
-		if a.Name.Local == name {
-			return a.Value
-		}
+// attr returns an attribute of the current tag as a string. Values seen
+// before are shared: service names, products and versions repeat from
+// port to port.
+func (r *reader) attr(name string) string {
+	v := r.l.attr(name)
+	if len(v) == 0 {
+		return ""
 	}
-	return ""
+	if len(v) > 64 {
+		return string(v)
+	}
+	if s, ok := r.seen[string(v)]; ok {
+		return s
+	}
+	s := string(v)
+	if r.seen == nil {
+		r.seen = map[string]string{}
+	}
+	if len(r.seen) < 1<<16 {
+		r.seen[s] = s
+	}
+	return s
 }
 
-func (r *reader) start(t xml.StartElement) error {
-	switch t.Name.Local {
+// word returns an attribute whose values repeat (states, reasons,
+// protocols) without allocating for the common ones.
+func (r *reader) word(name string) string { return intern(r.l.attr(name)) }
+
+func (r *reader) start(name string) error {
+	switch name {
 	case "nmaprun":
 		if r.sawRun {
 			return r.errorf("a second nmaprun element")
 		}
 		r.sawRun = true
-		r.info.Args = attr(t, "args")
-		r.info.Version = attr(t, "version")
-		r.info.StartStr = attr(t, "startstr")
-		if s, err := strconv.ParseInt(attr(t, "start"), 10, 64); err == nil && s >= 0 {
+		r.info.Args = r.attr("args")
+		r.info.Version = r.attr("version")
+		r.info.StartStr = r.attr("startstr")
+		if s, err := strconv.ParseInt(r.attr("start"), 10, 64); err == nil && s >= 0 {
 			r.info.Start = event.FormatTime(time.Unix(s, 0))
 			r.info.ScanID = "nmap-" + strconv.FormatInt(s, 10)
 		} else {
@@ -186,8 +209,8 @@ func (r *reader) start(t xml.StartElement) error {
 		if !r.sawRun {
 			return r.errorf("scaninfo outside nmaprun")
 		}
-		proto := attr(t, "protocol")
-		svc := attr(t, "services")
+		proto := r.attr("protocol")
+		svc := r.attr("services")
 		switch proto {
 		case "tcp":
 			r.portSpec = append(r.portSpec, "T:"+svc)
@@ -203,13 +226,13 @@ func (r *reader) start(t xml.StartElement) error {
 		r.ports = r.ports[:0]
 	case "status":
 		if r.inHost {
-			r.hstate, r.hreason = attr(t, "state"), attr(t, "reason")
+			r.hstate, r.hreason = r.word("state"), r.word("reason")
 		}
 	case "address":
-		if r.inHost && (attr(t, "addrtype") == "ipv4" || attr(t, "addrtype") == "ipv6") {
-			a, err := netip.ParseAddr(attr(t, "addr"))
+		if typ := string(r.l.attr("addrtype")); r.inHost && (typ == "ipv4" || typ == "ipv6") {
+			a, err := netip.ParseAddr(string(r.l.attr("addr")))
 			if err != nil {
-				return r.errorf("bad address %q", clip(attr(t, "addr")))
+				return r.errorf("bad address %q", clip(r.attr("addr")))
 			}
 			if !r.addr.IsValid() {
 				r.addr = a.WithZone("")
@@ -218,7 +241,7 @@ func (r *reader) start(t xml.StartElement) error {
 	case "hostname":
 		if r.inHost {
 			// A name the user gave beats one from reverse DNS.
-			n, typ := attr(t, "name"), attr(t, "type")
+			n, typ := r.attr("name"), r.attr("type")
 			if r.hostname == "" || (typ == "user" && r.nameType != "user") {
 				r.hostname, r.nameType = clip(n), typ
 			}
@@ -230,28 +253,28 @@ func (r *reader) start(t xml.StartElement) error {
 		if len(r.ports) >= maxPorts {
 			return r.errorf("more than %d ports in one host", maxPorts)
 		}
-		n, err := strconv.ParseUint(attr(t, "portid"), 10, 16)
+		n, err := strconv.ParseUint(string(r.l.attr("portid")), 10, 16)
 		if err != nil {
-			return r.errorf("bad portid %q", clip(attr(t, "portid")))
+			return r.errorf("bad portid %q", clip(r.attr("portid")))
 		}
-		proto := attr(t, "protocol")
+		proto := r.word("protocol")
 		if proto != "tcp" && proto != "udp" {
 			// sctp and ip protocol scans have no place in the model.
 			r.port = nil
 			return nil
 		}
-		r.ports = append(r.ports, state.Port{Num: uint16(n), Proto: intern(proto)})
+		r.ports = append(r.ports, state.Port{Num: uint16(n), Proto: proto})
 		r.port = &r.ports[len(r.ports)-1]
 	case "state":
 		if r.port != nil {
-			r.port.State, r.port.Reason = intern(attr(t, "state")), intern(attr(t, "reason"))
+			r.port.State, r.port.Reason = r.word("state"), r.word("reason")
 		}
 	case "service":
 		if r.port != nil {
-			s := &event.Service{Name: attr(t, "name"), Product: attr(t, "product"), Version: attr(t, "version"),
-				ExtraInfo: attr(t, "extrainfo"), OSType: attr(t, "ostype"), DeviceType: attr(t, "devicetype"),
-				Tunnel: attr(t, "tunnel"), Method: attr(t, "method"), Hostname: attr(t, "hostname")}
-			s.Conf, _ = strconv.Atoi(attr(t, "conf"))
+			s := &event.Service{Name: r.attr("name"), Product: r.attr("product"), Version: r.attr("version"),
+				ExtraInfo: r.attr("extrainfo"), OSType: r.attr("ostype"), DeviceType: r.attr("devicetype"),
+				Tunnel: r.attr("tunnel"), Method: r.attr("method"), Hostname: r.attr("hostname")}
+			s.Conf, _ = strconv.Atoi(r.attr("conf"))
 			r.port.Service = s
 		}
 	case "cpe":
@@ -260,20 +283,20 @@ func (r *reader) start(t xml.StartElement) error {
 		}
 	case "script":
 		if r.port != nil {
-			r.script = attr(t, "id")
+			r.script = r.attr("id")
 			r.tables = r.tables[:0]
 		}
 	case "table":
 		if r.script != "" && len(r.tables) < 16 {
-			r.tables = append(r.tables, attr(t, "key"))
+			r.tables = append(r.tables, r.attr("key"))
 		}
 	case "elem":
 		if r.script == "ssl-cert" {
-			r.elem = attr(t, "key")
+			r.elem = r.attr("key")
 			r.inText, r.text = true, r.text[:0]
 		}
 	case "finished":
-		r.info.Complete = attr(t, "exit") == "success"
+		r.info.Complete = r.attr("exit") == "success"
 	}
 	return nil
 }
@@ -342,7 +365,7 @@ func (r *reader) flushHost() {
 	id := r.info.ScanID
 	switch r.hstate {
 	case state.HostUp, state.HostDown:
-		r.b.HostSeen(id, state.Host{Addr: r.addr, Hostname: r.hostname, State: r.hstate, Reason: intern(r.hreason)})
+		r.b.HostSeen(id, state.Host{Addr: r.addr, Hostname: r.hostname, State: r.hstate, Reason: r.hreason})
 	}
 	for _, p := range r.ports {
 		r.b.PortSeen(id, r.addr, r.hostname, p)
@@ -430,14 +453,27 @@ func ArgsTargets(args string) (tg, ex []string, ok bool) {
 	return tg, ex, true
 }
 
-func intern(s string) string {
-	switch s {
-	case "tcp", "udp", state.StateOpen, state.StateClosed, state.StateFiltered, state.StateOpenFiltered,
-		state.StateClosedFiltered, state.StateUnfiltered, "syn-ack", "reset", "conn-refused", "no-response",
-		"user-set", "echo-reply", "localhost-response", "arp-response":
-		return s
+// words are the element names and attribute values that repeat on
+// every port; they are shared rather than allocated each time.
+var words = func() map[string]string {
+	m := map[string]string{}
+	for _, w := range []string{"tcp", "udp", state.StateOpen, state.StateClosed, state.StateFiltered,
+		state.StateOpenFiltered, state.StateClosedFiltered, state.StateUnfiltered, state.HostUp, state.HostDown,
+		"syn-ack", "reset", "conn-refused", "no-response", "user-set", "echo-reply", "localhost-response",
+		"arp-response", "probed", "table", "nmaprun", "scaninfo", "verbose", "debugging", "host", "status",
+		"address", "hostnames", "hostname", "ports", "extraports", "extrareasons", "port", "state", "service",
+		"cpe", "script", "elem", "times", "runstats", "finished", "hosts", "os", "osmatch", "osclass",
+		"portused", "uptime", "distance", "tcpsequence", "ipidsequence", "tcptssequence", "trace", "hop"} {
+		m[w] = w
 	}
-	return strings.Clone(s)
+	return m
+}()
+
+func intern(b []byte) string {
+	if w, ok := words[string(b)]; ok {
+		return w
+	}
+	return string(b)
 }
 
 func clip(s string) string {

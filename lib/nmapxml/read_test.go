@@ -93,7 +93,10 @@ func TestReadErrors(t *testing.T) {
 		{"<nmaprun><host><address addr=\"300.1.1.1\" addrtype=\"ipv4\"/></host></nmaprun>", "x.xml:1: bad address"},
 		{"<nmaprun><host><ports><port protocol=\"tcp\" portid=\"70000\"/></ports></host></nmaprun>", "bad portid"},
 		{"<nmaprun>\n<host></nmaprun>", "x.xml:2: unexpected </nmaprun>"},
-		{"<nmaprun></nmaprun><nmaprun></nmaprun>", "second nmaprun"},
+		{"<nmaprun></nmaprun><nmaprun></nmaprun>", "a second root element"},
+		{"<nmaprun><nmaprun></nmaprun></nmaprun>", "second nmaprun"},
+		{"<nmaprun a=b></nmaprun>", "not quoted"},
+		{"<nmaprun a=\"&bogus;\"></nmaprun>", "unknown entity"},
 	} {
 		_, err := ReadScan(strings.NewReader(c.doc), "x.xml", state.NewBuilder())
 		if err == nil || !strings.Contains(err.Error(), c.want) {
