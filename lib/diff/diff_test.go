@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/picketscan/picket/lib/baseline"
 	"github.com/picketscan/picket/lib/event"
 	"github.com/picketscan/picket/lib/state"
 )
@@ -224,12 +225,48 @@ func TestConfirm(t *testing.T) {
 			t.Fatalf("step %d (%s): got %q, want %q", i+1, s.cur, got, s.want)
 		}
 		if readScan(t, s.cur).Complete() {
-			base = res.Baseline
+			base = roundTrip(t, res.Baseline)
 		}
 	}
 	p := base.Hosts[netip.MustParseAddr("192.0.2.1")].Port("tcp", 23)
 	if p == nil || p.State != state.StateClosed || p.Pending != nil {
 		t.Errorf("23/tcp after confirmation: %+v", p)
+	}
+}
+
+// roundTrip writes a baseline and reads it back, as ndiff --update does
+// between runs.
+func roundTrip(t *testing.T, b *state.Baseline) *state.Baseline {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := baseline.Write(&buf, b, "now"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := baseline.Read(&buf, "baseline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// TestConfirmNewHost checks that a host never seen before waits for
+// --confirm too, and that its pending record survives the baseline file.
+func TestConfirmNewHost(t *testing.T) {
+	base := state.FromScan(readScan(t, "base.ndjson"))
+	var got [][]string
+	for range 3 {
+		res := Compare(base, readScan(t, "kinds.ndjson"), Options{Now: now, Confirm: 3})
+		var kinds []string
+		for _, x := range res.Changes {
+			if x.IP == "192.0.2.4" {
+				kinds = append(kinds, x.Kind)
+			}
+		}
+		got = append(got, kinds)
+		base = roundTrip(t, res.Baseline)
+	}
+	if len(got[0]) != 0 || len(got[1]) != 0 || !slices.Contains(got[2], event.KindHostUp) || !slices.Contains(got[2], event.KindPortOpened) {
+		t.Errorf("new host under --confirm 3: %q", got)
 	}
 }
 

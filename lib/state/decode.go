@@ -161,8 +161,10 @@ func (d *Decoder) DecodeLine(raw []byte) (Record, error) {
 		p.Since = d.intern(p.Since)
 	}
 	if typ == event.TypeHost {
-		switch state {
-		case HostUp, HostDown:
+		switch {
+		case state == HostUp, state == HostDown:
+		case state == "" && p != nil:
+			// A baseline's new host waiting for --confirm.
 		default:
 			return rec, fmt.Errorf(`host "state" %q is not up or down`, clip(state))
 		}
