@@ -71,6 +71,7 @@ type reader struct {
 
 	stack    []string
 	seen     map[string]string
+	services map[string]*event.Service
 	sawRun   bool
 	portSpec []string
 	listed   []netip.Addr
@@ -309,6 +310,9 @@ func (r *reader) end(name string) error {
 		}
 		r.inHost = false
 	case "port":
+		if r.port != nil && r.port.Service != nil {
+			r.port.Service = r.shareService(r.port.Service)
+		}
 		r.port = nil
 	case "cpe":
 		if r.inText && r.port != nil && r.port.Service != nil && len(r.port.Service.CPE) < 16 {
@@ -328,6 +332,23 @@ func (r *reader) end(name string) error {
 		r.inText = false
 	}
 	return nil
+}
+
+// shareService returns a service equal to s read before, or s: a
+// million ports of a few products then cost a few Service values.
+func (r *reader) shareService(s *event.Service) *event.Service {
+	key := strings.Join(append([]string{s.Name, s.Product, s.Version, s.ExtraInfo, s.OSType, s.DeviceType,
+		s.Tunnel, s.Method, s.Hostname, strconv.Itoa(s.Conf)}, s.CPE...), "\x00")
+	if old, ok := r.services[key]; ok {
+		return old
+	}
+	if r.services == nil {
+		r.services = map[string]*event.Service{}
+	}
+	if len(r.services) < 1<<16 {
+		r.services[key] = s
+	}
+	return s
 }
 
 // certElem takes what ndiff needs from Nmap's ssl-cert script: the

@@ -25,15 +25,20 @@ type Record struct {
 }
 
 // Decoder decodes host and port lines into Records. It interns the
-// strings that repeat from line to line (states, reasons, times), so a
-// million ports cost a million small structs and not a million copies of
-// the same words. A Decoder is not safe for concurrent use.
+// strings that repeat from line to line (states, reasons, times) and
+// shares identical service objects, so a million ports cost a million
+// small structs and not a million copies of the same words. Decoded
+// services must not be modified. A Decoder is not safe for concurrent
+// use.
 type Decoder struct {
-	times map[string]string
+	times    map[string]string
+	services map[string]*event.Service
 }
 
 // NewDecoder returns a Decoder.
-func NewDecoder() *Decoder { return &Decoder{times: map[string]string{}} }
+func NewDecoder() *Decoder {
+	return &Decoder{times: map[string]string{}, services: map[string]*event.Service{}}
+}
 
 // maxInterned bounds the table of interned times.
 const maxInterned = 1 << 14
@@ -181,7 +186,17 @@ func (d *Decoder) DecodeLine(raw []byte) (Record, error) {
 	rec.Port = Port{Num: uint16(port), Proto: d.intern(proto), State: d.intern(state), Reason: d.intern(reason),
 		FirstSeen: d.intern(first), LastSeen: d.intern(last), Pending: p}
 	if svc.IsObject() {
-		rec.Port.Service = decodeService(svc)
+		// Identical service objects are shared: a million ports of a
+		// few products cost a few Service values. They are never
+		// modified after decoding.
+		if s, ok := d.services[svc.Raw]; ok {
+			rec.Port.Service = s
+		} else {
+			rec.Port.Service = decodeService(svc)
+			if len(d.services) < maxInterned {
+				d.services[strings.Clone(svc.Raw)] = rec.Port.Service
+			}
+		}
 	}
 	if tls.IsObject() {
 		t := new(event.TLS)
