@@ -108,8 +108,8 @@ func TestKillDuringUpdate(t *testing.T) {
 	dir := t.TempDir()
 	hosts := seq(0, 20, 1)
 	scanA, scanB := filepath.Join(dir, "a.ndjson"), filepath.Join(dir, "b.ndjson")
-	writeScan(t, scanA, "SCAN1", hosts, func(h int) []int { return seq(1, 300, 3) })
-	writeScan(t, scanB, "SCAN2", hosts, func(h int) []int { return seq(2, 300, 3) })
+	writeScan(t, scanA, "SCAN1", hosts, func(h int) []int { return seq(1, 100, 3) })
+	writeScan(t, scanB, "SCAN2", hosts, func(h int) []int { return seq(2, 100, 3) })
 	path := filepath.Join(dir, "state.ndjson")
 	args := []string{at, "--changes-only", "-b", path, "-u"}
 
