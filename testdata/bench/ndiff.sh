@@ -29,6 +29,8 @@ die() {
 	exit 1
 }
 
+sum() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", a + b }'; }
+
 median() {
 	printf '%s\n' "$@" | sort -g | awk '
 		{ v[NR] = $1 }
@@ -102,11 +104,11 @@ PY
 }
 
 # timed LABEL CMD... runs CMD with stdout to /dev/null, requires exit 1,
-# and prints "seconds peak-KB".
+# and prints "seconds peak-KB user-seconds system-seconds".
 timed() {
 	local rc
 	set +e
-	/usr/bin/time -o "$work/time" -f '%e %M' "$@" >/dev/null 2>"$work/stderr"
+	/usr/bin/time -o "$work/time" -f '%e %M %U %S' "$@" >/dev/null 2>"$work/stderr"
 	rc=$?
 	set -e
 	[ "$rc" -eq 1 ] || die "$* exited $rc, want 1 (differences found): $(tail -3 "$work/stderr")"
@@ -118,14 +120,14 @@ gen "$hosts" "$ports" "$work/old.xml" "$work/new.xml"
 ls -l "$work"/old.xml "$work"/new.xml | awk '{ printf "  %s %d MB\n", $NF, $5 / 1048576 }' >&2
 
 ours=() theirs=()
-printf '%-8s %-28s %10s %12s\n' run tool seconds peak-MB
+printf '%-6s %-28s %9s %9s %9s\n' run tool seconds cpu-s peak-MB
 for i in $(seq 1 "$runs"); do
-	read -r s kb < <(timed "$work/ndiff" --format text "$work/old.xml" "$work/new.xml")
+	read -r s kb u y < <(timed "$work/ndiff" --format text "$work/old.xml" "$work/new.xml")
 	ours+=("$s")
-	printf '%-8s %-28s %10s %12d\n' "$i" "picket ndiff --format text" "$s" $((kb / 1024))
-	read -r s kb < <(timed /usr/bin/ndiff "$work/old.xml" "$work/new.xml")
+	printf '%-6s %-28s %9s %9.2f %9d\n' "$i" "picket ndiff --format text" "$s" "$(sum "$u" "$y")" $((kb / 1024))
+	read -r s kb u y < <(timed /usr/bin/ndiff "$work/old.xml" "$work/new.xml")
 	theirs+=("$s")
-	printf '%-8s %-28s %10s %12d\n' "$i" "nmap ndiff" "$s" $((kb / 1024))
+	printf '%-6s %-28s %9s %9.2f %9d\n' "$i" "nmap ndiff" "$s" "$(sum "$u" "$y")" $((kb / 1024))
 done
 mo=$(median "${ours[@]}")
 mt=$(median "${theirs[@]}")
@@ -135,10 +137,10 @@ awk -v o="$mo" -v t="$mt" 'BEGIN { if (o > 0) printf "picket ndiff was %.1fx fas
 if [ "$big" -gt 0 ]; then
 	echo "ndiff.sh: writing $big hosts x 1000 open ports for Picket alone" >&2
 	gen "$big" 1000 "$work/old.xml" "$work/new.xml"
-	read -r s kb < <(timed "$work/ndiff" --changes-only --baseline "$work/state.ndjson" --update <"$work/old.xml")
-	echo "baseline from $((big * 1000))-port Nmap XML (--update): ${s}s, peak $((kb / 1024)) MB"
-	read -r s kb < <(timed "$work/ndiff" --changes-only --baseline "$work/state.ndjson" <"$work/new.xml")
-	echo "compare $((big * 1000))-port baseline with $((big * 1000))-port Nmap XML scan: ${s}s, peak $((kb / 1024)) MB"
-	read -r s kb < <(timed "$work/ndiff" --changes-only "$work/old.xml" "$work/new.xml")
-	echo "ndiff OLD.xml NEW.xml at $((big * 1000)) ports: ${s}s, peak $((kb / 1024)) MB"
+	read -r s kb u y < <(timed "$work/ndiff" --changes-only --baseline "$work/state.ndjson" --update <"$work/old.xml")
+	echo "baseline from $((big * 1000))-port Nmap XML (--update): ${s}s, cpu $(sum "$u" "$y")s, peak $((kb / 1024)) MB"
+	read -r s kb u y < <(timed "$work/ndiff" --changes-only --baseline "$work/state.ndjson" <"$work/new.xml")
+	echo "compare $((big * 1000))-port baseline with $((big * 1000))-port Nmap XML scan: ${s}s, cpu $(sum "$u" "$y")s, peak $((kb / 1024)) MB"
+	read -r s kb u y < <(timed "$work/ndiff" --changes-only "$work/old.xml" "$work/new.xml")
+	echo "ndiff OLD.xml NEW.xml at $((big * 1000)) ports: ${s}s, cpu $(sum "$u" "$y")s, peak $((kb / 1024)) MB"
 fi
