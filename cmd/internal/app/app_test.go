@@ -67,6 +67,7 @@ func TestRunExitCodes(t *testing.T) {
 		}, &SignalError{Signal: syscall.SIGTERM}, nil, 143, ""},
 		{"unknown flag", context.Background, nil, []string{"--nope"}, 2, ""},
 		{"json log format", context.Background, Usagef("bad thing"), []string{"--log-format", "json"}, 2, ""},
+		{"status is silent", context.Background, Status(1), nil, 1, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -78,6 +79,9 @@ func TestRunExitCodes(t *testing.T) {
 			}
 			if tc.stderrIs != "" && errb.String() != tc.stderrIs {
 				t.Errorf("stderr %q, want %q", errb.String(), tc.stderrIs)
+			}
+			if tc.name == "status is silent" && errb.Len() != 0 {
+				t.Errorf("stderr %q, want nothing for a result code", errb.String())
 			}
 			if tc.name == "json log format" {
 				var rec map[string]any
