@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/picketscan/picket/internal/labnet"
 	"github.com/picketscan/picket/lib/baseline"
 )
 
@@ -21,7 +22,7 @@ var (
 	binErr  error
 )
 
-// binary builds the ndiff command once for the tests that run it as a
+// binary builds the ndiff and probe commands once for the tests that run it as a
 // separate process, to kill it or to run two at once.
 func binary(t *testing.T) string {
 	t.Helper()
@@ -32,9 +33,9 @@ func binary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "ndiff")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", dir, ".", "../probe").CombinedOutput()
 		if err != nil {
-			binErr = fmt.Errorf("build ndiff: %v\n%s", err, out)
+			binErr = fmt.Errorf("build ndiff and probe: %v\n%s", err, out)
 		}
 	})
 	if binErr != nil {
@@ -43,7 +44,13 @@ func binary(t *testing.T) string {
 	return binPath
 }
 
+// TestMain runs the tests in a private network namespace (the pipeline
+// test scans loopback with probe) and removes the built binaries.
 func TestMain(m *testing.M) {
+	if !labnet.Private() && os.Getenv("PICKET_LABNET") == "" {
+		labnet.Main(m)
+		return
+	}
 	code := m.Run()
 	if binPath != "" {
 		os.RemoveAll(filepath.Dir(binPath))
