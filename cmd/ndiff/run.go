@@ -147,15 +147,25 @@ func run(ctx context.Context, c *cli.Context, env *app.Env, cfg *config) (int, e
 	if !cur.Complete() {
 		env.Log.Warn("the scan is incomplete: ports and hosts it did not report are not taken as closed")
 	}
-	emit := func(base *state.Baseline, res diff.Result) error {
-		if err := write(env, out, cfg, base, cur, res.Changes); err != nil {
-			return err
+	// NDJSON changes are written as they are found; the text and XML
+	// reports need them all first.
+	compare := func(base *state.Baseline) (diff.Result, error) {
+		opts := cfg.opts
+		if cfg.format == "ndjson" {
+			opts.Emit = func(x *event.Change) error { return out.Encode(x) }
 		}
-		return out.Flush()
+		res := diff.Compare(base, cur, opts)
+		if res.Err != nil {
+			return res, res.Err
+		}
+		if err := write(env, out, cfg, base, cur, res.Changes); err != nil {
+			return res, err
+		}
+		return res, out.Flush()
 	}
 	if !cfg.update {
-		res := diff.Compare(base, cur, cfg.opts)
-		return len(res.Changes), emit(base, res)
+		res, err := compare(base)
+		return res.Count, err
 	}
 	n := 0
 	so := baseline.SaveOptions{Written: event.FormatTime(cfg.opts.Now), HistoryDir: cfg.history, Keep: cfg.historyKeep}
@@ -163,12 +173,12 @@ func run(ctx context.Context, c *cli.Context, env *app.Env, cfg *config) (int, e
 		if !existed {
 			env.Log.Info("no baseline yet: starting " + cfg.baseline)
 		}
-		res := diff.Compare(b, cur, cfg.opts)
-		n = len(res.Changes)
 		// The changes go out before the baseline moves on: if ndiff
 		// dies in between, the next run reports them again rather than
 		// never.
-		if err := emit(b, res); err != nil {
+		res, err := compare(b)
+		n = res.Count
+		if err != nil {
 			return nil, false, err
 		}
 		if !cur.Complete() {
@@ -357,12 +367,7 @@ func write(env *app.Env, out *event.Writer, cfg *config, base *state.Baseline, c
 		}
 		return nmapxml.WriteDiff(env.Stdout, run4(base.ScanID, base.Time), run4(cur.ScanID, cur.Start), changes)
 	}
-	for i := range changes {
-		if err := out.Encode(&changes[i]); err != nil {
-			return err
-		}
-	}
-	return nil
+	return nil // NDJSON changes went out through Options.Emit
 }
 
 func describe(id, at string) string {

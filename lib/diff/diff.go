@@ -98,16 +98,25 @@ type Options struct {
 	PolicyNewOnly bool
 	// Severity overrides the default severity per kind.
 	Severity map[string]string
+	// Emit, if set, receives each change as it is found (host by host,
+	// in the order of Result.Changes), which then stays empty: a first
+	// run against an empty baseline can report a million new ports
+	// without holding them all. An error from Emit stops the comparison.
+	Emit func(*event.Change) error
 }
 
 // Result is the outcome of Compare.
 type Result struct {
 	// Changes in a stable order: by address, host changes first, then by
-	// protocol and port.
+	// protocol and port (empty with Options.Emit).
 	Changes []event.Change
+	// Count is the number of changes found.
+	Count int
 	// Baseline is the baseline merged with the scan, to be written when
-	// the scan is complete.
+	// the scan is complete; nil when Emit failed.
 	Baseline *state.Baseline
+	// Err is the error from Options.Emit that stopped the comparison.
+	Err error
 }
 
 // Compare compares cur with base. Neither is modified; the merged
@@ -138,8 +147,11 @@ func Compare(base *state.Baseline, cur *state.Scan, o Options) Result {
 	slices.SortFunc(addrs, netip.Addr.Compare)
 	for _, a := range addrs {
 		c.host(a, base.Hosts[a], cur.Hosts[a])
+		if c.err != nil {
+			return Result{Count: c.count, Err: c.err}
+		}
 	}
-	return Result{Changes: c.out, Baseline: nb}
+	return Result{Changes: c.out, Count: c.count, Baseline: nb}
 }
 
 type comparer struct {
@@ -150,6 +162,8 @@ type comparer struct {
 	now      string
 	scanTime string
 	out      []event.Change
+	count    int
+	err      error
 	hostOut  []event.Change // changes of the host being compared
 	opened   map[portKey]bool
 }
@@ -218,7 +232,18 @@ func (c *comparer) host(addr netip.Addr, bh, ch *state.Host) {
 		}
 	}
 	c.foldMoves()
-	c.out = append(c.out, c.hostOut...)
+	c.count += len(c.hostOut)
+	if c.o.Emit == nil {
+		c.out = append(c.out, c.hostOut...)
+		return
+	}
+	for i := range c.hostOut {
+		if err := c.o.Emit(&c.hostOut[i]); err != nil {
+			c.err = err
+			return
+		}
+	}
+	clear(c.hostOut)
 }
 
 func (c *comparer) unknownHost(addr netip.Addr, bh *state.Host) {

@@ -277,3 +277,25 @@ func TestSummaryEscapes(t *testing.T) {
 		t.Errorf("summary holds a newline: %q", s)
 	}
 }
+
+func TestEmit(t *testing.T) {
+	base := state.FromScan(readScan(t, "base.ndjson"))
+	cur := readScan(t, "kinds.ndjson")
+	want := Compare(base, cur, Options{Now: now})
+	var got []event.Change
+	res := Compare(base, cur, Options{Now: now, Emit: func(x *event.Change) error { got = append(got, *x); return nil }})
+	if len(res.Changes) != 0 || res.Count != len(want.Changes) || res.Baseline == nil {
+		t.Fatalf("with Emit: %d held, count %d", len(res.Changes), res.Count)
+	}
+	for i := range got {
+		if key(got[i]) != key(want.Changes[i]) || got[i].Summary != want.Changes[i].Summary {
+			t.Fatalf("change %d: %s, want %s", i, key(got[i]), key(want.Changes[i]))
+		}
+	}
+	stop := fmt.Errorf("reader gone")
+	n := 0
+	res = Compare(base, cur, Options{Now: now, Emit: func(*event.Change) error { n++; return stop }})
+	if res.Err != stop || res.Baseline != nil || n != 1 {
+		t.Errorf("a failing Emit: err %v, baseline %v, %d calls", res.Err, res.Baseline != nil, n)
+	}
+}
