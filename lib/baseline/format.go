@@ -5,11 +5,12 @@
 // lines of its ports, and a trailer.
 //
 //	{"type":"baseline","version":1,"scan_id":"01M8…","time":"2026-11-25T17:08:25.503112584Z","written":"…"}
-//	{"type":"host","ip":"192.0.2.7","hostname":"www","state":"up","reason":"syn-ack","first_seen":"…","last_seen":"…"}
+//	{"type":"host","ip":"192.0.2.7","hostname":"www","state":"up","reason":"syn-ack","first_seen":"…","last_seen":"…","ports":1}
 //	{"type":"port","ip":"192.0.2.7","port":443,"proto":"tcp","state":"open","reason":"syn-ack","first_seen":"…","last_seen":"…","service":{…},"tls":{…}}
 //	{"type":"baseline-end","hosts":1,"ports":1,"crc32c":"1a2b3c4d"}
 //
-// first_seen is the start time of the first scan that saw the port in its
+// A host line counts the port lines that follow it ("ports"), so a
+// reader can size its list. first_seen is the start time of the first scan that saw the port in its
 // present state, last_seen of the latest scan that saw it. A "pending"
 // object ({"sig":…,"count":1,"since":…}) holds a change that --confirm has
 // not let through yet; a port line with state "" exists only for one.
@@ -103,7 +104,15 @@ func Read(r io.Reader, name string) (*state.Baseline, error) {
 		if !utf8.Valid(body) || !gjson.ValidBytes(body) {
 			return nil, bad("not a JSON line")
 		}
-		typ := gjson.GetBytes(body, "type").Str
+		var typ string
+		switch {
+		case bytes.HasPrefix(body, []byte(`{"type":"port",`)):
+			typ = event.TypePort
+		case bytes.HasPrefix(body, []byte(`{"type":"host",`)):
+			typ = event.TypeHost
+		default:
+			typ = gjson.GetBytes(body, "type").Str
+		}
 		if num == 1 {
 			if typ != typeHeader {
 				return nil, bad("not a baseline (first line is not a %q header)", typeHeader)
@@ -137,6 +146,11 @@ func Read(r io.Reader, name string) (*state.Baseline, error) {
 				return nil, bad("host %s listed twice", rec.Addr)
 			}
 			h := rec.Host
+			// The host line says how many ports follow, so its list is
+			// allocated once; the trailer checks the real count.
+			if n := gjson.GetBytes(body, "ports").Int(); n > 0 && n <= 1<<17 {
+				h.Ports = make([]state.Port, 0, n)
+			}
 			cur = &h
 			b.Hosts[rec.Addr] = cur
 			hosts++
@@ -232,6 +246,8 @@ func Write(w io.Writer, b *state.Baseline, written string) error {
 		if buf, err = object(buf, "pending", h.Pending); err != nil {
 			return err
 		}
+		buf = append(buf, `,"ports":`...)
+		buf = strconv.AppendInt(buf, int64(len(h.Ports)), 10)
 		buf = append(buf, "}\n"...)
 		hosts++
 		for i := range h.Ports {

@@ -388,9 +388,7 @@ func (r *reader) flushHost() {
 	case state.HostUp, state.HostDown:
 		r.b.HostSeen(id, state.Host{Addr: r.addr, Hostname: r.hostname, State: r.hstate, Reason: r.hreason})
 	}
-	for _, p := range r.ports {
-		r.b.PortSeen(id, r.addr, r.hostname, p)
-	}
+	r.b.PortsSeen(id, r.addr, r.hostname, r.ports)
 	r.listed = append(r.listed, r.addr)
 }
 

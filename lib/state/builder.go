@@ -65,6 +65,19 @@ func (b *Builder) PortSeen(scanID string, addr netip.Addr, hostname string, p Po
 	h.Ports = append(h.Ports, p)
 }
 
+// PortsSeen records several port events of scan scanID for addr at once.
+func (b *Builder) PortsSeen(scanID string, addr netip.Addr, hostname string, ps []Port) {
+	b.part(scanID)
+	h := b.host(addr, hostname)
+	if h.Ports == nil {
+		h.Ports = make([]Port, 0, len(ps))
+	}
+	for _, p := range ps {
+		p.FirstSeen, p.LastSeen, p.Pending = "", "", nil
+		h.Ports = append(h.Ports, p)
+	}
+}
+
 func (b *Builder) host(addr netip.Addr, hostname string) *Host {
 	h, ok := b.hosts[addr]
 	if !ok {
