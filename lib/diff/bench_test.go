@@ -71,4 +71,6 @@ func BenchmarkCompareMillion(b *testing.B) {
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "live-MB")
 	runtime.KeepAlive(res)
+	runtime.KeepAlive(base)
+	runtime.KeepAlive(cur)
 }
