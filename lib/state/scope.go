@@ -67,11 +67,14 @@ func (p *Part) prepare() error {
 		}
 		p.excl = append(p.excl, s)
 	}
-	pl, err := ports.Parse(p.Scope.Ports, ports.ParseOptions{})
-	if err != nil {
-		return fmt.Errorf("scan %s: scope ports %q: %w", p.ScanID, p.Scope.Ports, err)
+	if p.Scope.Ports != "" {
+		// No ports (a ping scan) covers hosts only.
+		pl, err := ports.Parse(p.Scope.Ports, ports.ParseOptions{})
+		if err != nil {
+			return fmt.Errorf("scan %s: scope ports %q: %w", p.ScanID, p.Scope.Ports, err)
+		}
+		p.ports = pl
 	}
-	p.ports = pl
 	p.usable = true
 	return nil
 }

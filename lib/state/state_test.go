@@ -106,6 +106,11 @@ func TestCompleteness(t *testing.T) {
 			t.Errorf("%s: complete %v, want %v", c.name, got, c.want)
 		}
 	}
+	// A ping scan (no ports) covers its hosts and no port.
+	ping := build(t, start("P", `{"targets":["192.0.2.0/30"],"ports":""}`), end("P", true))
+	if parts := ping.Checked(netip.MustParseAddr("192.0.2.1"), ""); len(parts) != 1 || PortChecked(parts, "tcp", 22) {
+		t.Errorf("ping scan coverage: %d parts", len(parts))
+	}
 	s := build(t, start("A", shard(1)), end("A", true), start("B", shard(2)), end("B", true))
 	if len(s.Parts) != 1 || s.Parts[0].Scope.Shard != nil || len(s.Parts[0].Shards) != 2 {
 		t.Errorf("shards not merged into one part: %+v", s.Parts)
