@@ -46,7 +46,7 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 		// Every failure is exit status 2, as for diff(1); signals keep
 		// their own codes.
 		if app.Code(err) == app.ExitFailure {
-			return app.WithCode(app.ExitUsage, err)
+			return &app.ExitError{Code: app.ExitUsage, Err: err, NoUsageHint: true}
 		}
 		return err
 	}

@@ -232,6 +232,20 @@ func (c *comparer) host(addr netip.Addr, bh, ch *state.Host) {
 		}
 	}
 	c.foldMoves()
+	// Host changes first, then by port, each port's changes in the
+	// order found (a port-opened before its policy-violation).
+	slices.SortStableFunc(c.hostOut, func(a, b event.Change) int {
+		if (a.Proto == "") != (b.Proto == "") {
+			if a.Proto == "" {
+				return -1
+			}
+			return 1
+		}
+		if d := strings.Compare(a.Proto, b.Proto); d != 0 {
+			return d
+		}
+		return int(a.Port) - int(b.Port)
+	})
 	c.count += len(c.hostOut)
 	if c.o.Emit == nil {
 		c.out = append(c.out, c.hostOut...)

@@ -130,8 +130,8 @@ func TestCompare(t *testing.T) {
 			"host-down 192.0.2.3",
 			"host-up 192.0.2.4",
 			"port-opened 192.0.2.4:443",
-			"port-opened 192.0.2.4:993",
 			"policy-violation 192.0.2.4:443",
+			"port-opened 192.0.2.4:993",
 			"policy-violation 192.0.2.4:993",
 		}},
 	}

@@ -129,7 +129,8 @@ func Run(ctx context.Context, t Tool, args []string, stdin io.Reader, stdout, st
 	default:
 		fmt.Fprintf(stderr, "%s: %s\n", t.Name, err)
 	}
-	if code == ExitUsage && !env.jsonLog {
+	var ee *ExitError
+	if code == ExitUsage && !env.jsonLog && !(errors.As(err, &ee) && ee.NoUsageHint) {
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", t.Name)
 	}
 	return code

@@ -68,6 +68,7 @@ func TestRunExitCodes(t *testing.T) {
 		{"unknown flag", context.Background, nil, []string{"--nope"}, 2, ""},
 		{"json log format", context.Background, Usagef("bad thing"), []string{"--log-format", "json"}, 2, ""},
 		{"status is silent", context.Background, Status(1), nil, 1, ""},
+		{"no usage hint", context.Background, &ExitError{Code: 2, Err: errors.New("corrupt"), NoUsageHint: true}, nil, 2, "t: corrupt\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -26,6 +26,10 @@ const (
 type ExitError struct {
 	Code int
 	Err  error
+	// NoUsageHint keeps Run from pointing at --help for an error that
+	// ends with ExitUsage but is not about usage (ndiff ends every
+	// failure with 2, as diff does).
+	NoUsageHint bool
 }
 
 func (e *ExitError) Error() string {
