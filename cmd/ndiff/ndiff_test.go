@@ -129,6 +129,27 @@ func TestPassThrough(t *testing.T) {
 	}
 }
 
+// TestInterruptedNmap compares a finished Nmap run with one cut off
+// after its first host: the hosts it never reached are not reported
+// down, and the host it did report is unchanged.
+func TestInterruptedNmap(t *testing.T) {
+	r := ndiff(t, "", at, "--cert-warn-days", "0", "--changes-only", "--report-unknown", td("cert.xml"), td("truncated.xml"))
+	if r.code != 0 || r.stdout != "" || !strings.Contains(r.stderr, "incomplete") {
+		t.Errorf("exit %d, output %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	// The other way round: the host the cut-off run never reached is
+	// down in the finished one, which is no change from not known.
+	r = ndiff(t, "", at, "--cert-warn-days", "0", "--changes-only", "-f", "text", td("truncated.xml"), td("cert.xml"))
+	if r.code != 0 {
+		t.Errorf("exit %d, output %q", r.code, r.stdout)
+	}
+	// Certificate expiry from Nmap's ssl-cert script.
+	r = ndiff(t, "", at, "--changes-only", "-f", "text", td("cert.xml"), td("cert.xml"))
+	if r.code != 1 || !strings.Contains(r.stdout, "!443/tcp tls certificate www.example.com expires 2026-12-01T00:00:00") {
+		t.Errorf("tls-expiring from ssl-cert: exit %d, %q", r.code, r.stdout)
+	}
+}
+
 func TestErrors(t *testing.T) {
 	dir := t.TempDir()
 	corrupt := filepath.Join(dir, "corrupt.ndjson")
