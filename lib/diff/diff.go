@@ -570,6 +570,9 @@ func (c *comparer) expiring(addr netip.Addr, nh *state.Host, cp *state.Port) {
 	}
 	x.Port, x.Proto = cp.Num, cp.Proto
 	x.After = cp.Observed()
+	if bp := c.baselinePort(addr, cp); bp != nil && bp.State == state.StateOpen {
+		x.FirstSeen = bp.FirstSeen
+	}
 	x.Summary = summary(&x)
 	c.hostOut = append(c.hostOut, x)
 }
