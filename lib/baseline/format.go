@@ -233,6 +233,7 @@ func Write(w io.Writer, b *state.Baseline, written string) error {
 	}
 	hosts, ports := 0, 0
 	var err error
+	services := map[*event.Service][]byte{}
 	for _, a := range state.SortedAddrs(b.Hosts) {
 		h := b.Hosts[a]
 		ip := a.String()
@@ -264,9 +265,19 @@ func Write(w io.Writer, b *state.Baseline, written string) error {
 			buf = field(buf, "first_seen", p.FirstSeen)
 			buf = field(buf, "last_seen", p.LastSeen)
 			if p.Service != nil {
-				if buf, err = object(buf, "service", p.Service); err != nil {
-					return err
+				// Ports share service values (see state.Decoder), so
+				// each is encoded once.
+				js, ok := services[p.Service]
+				if !ok {
+					if js, err = json.Marshal(p.Service); err != nil {
+						return fmt.Errorf("write baseline: service: %w", err)
+					}
+					if len(services) < 1<<16 {
+						services[p.Service] = js
+					}
 				}
+				buf = append(buf, `,"service":`...)
+				buf = append(buf, js...)
 			}
 			if p.TLS != nil {
 				if buf, err = object(buf, "tls", p.TLS); err != nil {
