@@ -52,7 +52,7 @@ var defaultSeverity = map[string]string{
 	event.KindPortClosed:      event.SeverityInfo,
 	event.KindPortState:       event.SeverityInfo,
 	event.KindServiceChanged:  event.SeverityWarning,
-	event.KindServiceMoved:    event.SeverityInfo,
+	event.KindServiceMoved:    event.SeverityWarning,
 	event.KindTLSChanged:      event.SeverityInfo,
 	event.KindTLSExpiring:     event.SeverityWarning,
 	event.KindPolicyViolation: event.SeverityCritical,
