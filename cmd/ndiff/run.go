@@ -365,11 +365,12 @@ func write(env *app.Env, out *event.Writer, cfg *config, base *state.Baseline, c
 		if err := out.Flush(); err != nil {
 			return err
 		}
-		return nmapxml.WriteDiff(env.Stdout, run4(base.ScanID, base.Time), run4(cur.ScanID, cur.Start), changes)
+		return nmapxml.WriteDiff(env.Stdout, nmapRun(base.ScanID, base.Time), nmapRun(cur.ScanID, cur.Start), changes)
 	}
 	return nil // NDJSON changes went out through Options.Emit
 }
 
+// describe names one side of the comparison for the text report.
 func describe(id, at string) string {
 	if id == "" {
 		id = "(none)"
@@ -381,7 +382,8 @@ func describe(id, at string) string {
 	return s
 }
 
-func run4(id, at string) nmapxml.Run {
+// nmapRun describes one side of the comparison for Ndiff's XML.
+func nmapRun(id, at string) nmapxml.Run {
 	r := nmapxml.Run{Scanner: "picket", Args: id}
 	if t, err := time.Parse(time.RFC3339Nano, at); err == nil {
 		r.Start = strconv.FormatInt(t.Unix(), 10)
