@@ -193,11 +193,13 @@ func (l *lexer) next() error {
 	}
 }
 
-// skipDecl skips <!DOCTYPE ...> and other declarations, with an internal
-// subset in brackets.
+// skipDecl skips <!DOCTYPE ...> and other declarations the way
+// encoding/xml does: the byte after "<!" belongs to the declaration
+// whatever it is, quoted text is skipped, and angle brackets nest.
 func (l *lexer) skipDecl() error {
 	depth := 0
-	for i := 2; ; i++ {
+	var quote byte
+	for i := 3; ; i++ {
 		for l.pos+i >= len(l.buf) {
 			more, err := l.fill()
 			if err != nil {
@@ -206,20 +208,24 @@ func (l *lexer) skipDecl() error {
 			if !more {
 				return errUnexpectedEOF
 			}
-			if i > maxToken {
-				return l.fail("declaration too long")
-			}
 		}
-		switch l.buf[l.pos+i] {
-		case '[':
-			depth++
-		case ']':
+		if i > maxToken {
+			return l.fail("declaration too long")
+		}
+		c := l.buf[l.pos+i]
+		switch {
+		case quote == 0 && c == '>' && depth == 0:
+			l.advance(i + 1)
+			return nil
+		case c == quote:
+			quote = 0
+		case quote != 0:
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '>':
 			depth--
-		case '>':
-			if depth <= 0 {
-				l.advance(i + 1)
-				return nil
-			}
+		case c == '<':
+			depth++
 		}
 	}
 }
