@@ -15,8 +15,9 @@
 #   ndiff --format text OLD.xml NEW.xml          (Picket)
 #   /usr/bin/ndiff OLD.xml NEW.xml               (Nmap's, Python)
 #
-# and prints each run's wall-clock time and peak memory, the medians and
-# the ratio. Both must exit 1 (differences found). Unless --big 0, it then
+# and prints each run's wall-clock time, CPU time and peak memory, the
+# medians and the ratio. Both must exit 1 (differences found) and report
+# changes on the same ports. Unless --big 0, it then
 # times Picket alone on a pair of --big hosts × 1000 ports (default 1000:
 # 1,000,000 ports): the first file turned into a baseline with --update,
 # and the second compared with that baseline. Nothing here touches the
@@ -133,6 +134,31 @@ mo=$(median "${ours[@]}")
 mt=$(median "${theirs[@]}")
 echo "median: picket ndiff ${mo}s, nmap ndiff ${mt}s"
 awk -v o="$mo" -v t="$mt" 'BEGIN { if (o > 0) printf "picket ndiff was %.1fx faster on %s ports\n", t / o, ARGV[1] }' "$((hosts * ports))"
+
+# Both must find the same ports changed: Nmap's as portdiff elements of
+# its XML, Picket's as change events (a moved service names both ports).
+set +e
+/usr/bin/ndiff --xml "$work/old.xml" "$work/new.xml" >"$work/nmap.xml"
+"$work/ndiff" --changes-only "$work/old.xml" "$work/new.xml" >"$work/picket.ndjson"
+set -e
+python3 - "$work/nmap.xml" "$work/picket.ndjson" <<'PY' || die "the two tools found different changes"
+import json, sys, xml.etree.ElementTree as ET
+theirs = set()
+for hd in ET.parse(sys.argv[1]).getroot().iter("hostdiff"):
+    addr = next(hd.iter("address")).get("addr")
+    for pd in hd.iter("portdiff"):
+        theirs.add((addr, int(next(pd.iter("port")).get("portid"))))
+ours = set()
+for line in open(sys.argv[2]):
+    c = json.loads(line)
+    ours.add((c["ip"], c["port"]))
+    if c.get("from_port"):
+        ours.add((c["ip"], c["from_port"]))
+if ours != theirs:
+    print("only nmap: %d, only picket: %d" % (len(theirs - ours), len(ours - theirs)), file=sys.stderr)
+    sys.exit(1)
+print("both found the same %d changed ports" % len(ours))
+PY
 
 if [ "$big" -gt 0 ]; then
 	echo "ndiff.sh: writing $big hosts x 1000 open ports for Picket alone" >&2
