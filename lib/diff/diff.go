@@ -212,14 +212,10 @@ func (c *comparer) host(addr netip.Addr, bh, ch *state.Host) {
 	curUp := ch != nil && ch.State != state.HostDown && (ch.State == state.HostUp || len(ch.Ports) > 0)
 	curDown := !curUp && ((ch != nil && ch.State == state.HostDown) || (ch == nil && len(checked) > 0))
 	baseUp := hostUp(bh)
-	baseKnown := bh != nil && bh.State != ""
-	if bh != nil && bh.State == "" && len(bh.Ports) > 0 {
-		baseKnown = true // a scan used as a baseline: ports mean up
-	}
 
 	switch {
 	case curUp:
-		c.hostIsUp(addr, name, bh, ch, baseUp, baseKnown, checked)
+		c.hostIsUp(addr, name, bh, ch, baseUp, checked)
 	case curDown:
 		c.hostIsDown(addr, name, bh, ch, baseUp)
 	default:
@@ -343,7 +339,7 @@ func (c *comparer) hostIsDown(addr netip.Addr, name string, bh, ch *state.Host, 
 	c.nb.Hosts[addr] = &nh
 }
 
-func (c *comparer) hostIsUp(addr netip.Addr, name string, bh, ch *state.Host, baseUp, baseKnown bool, checked []*state.Part) {
+func (c *comparer) hostIsUp(addr netip.Addr, name string, bh, ch *state.Host, baseUp bool, checked []*state.Part) {
 	nh := &state.Host{Addr: addr, Hostname: name, State: state.HostUp, Reason: ch.Reason, LastSeen: c.scanTime}
 	portConfirm := true
 	if baseUp {
