@@ -42,7 +42,7 @@ import (
 	"github.com/picketscan/picket/lib/state"
 )
 
-// DefaultSeverity gives each kind of change its severity unless a policy
+// defaultSeverity gives each kind of change its severity unless a policy
 // overrides it. An expired certificate is critical whatever this says
 // about tls-expiring, unless a policy overrides it.
 var defaultSeverity = map[string]string{
