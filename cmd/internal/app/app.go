@@ -141,6 +141,9 @@ func Run(ctx context.Context, t Tool, args []string, stdin io.Reader, stdout, st
 	if sigCode := signalCode(ctx); sigCode != 0 && errors.Is(err, context.Canceled) {
 		return sigCode
 	}
+	if st := (*ExitError)(nil); errors.As(err, &st) && st.Err == nil {
+		return st.Code // a result (see Status), not a failure
+	}
 	code := Code(err)
 	var own *ExitError
 	var sig *SignalError
@@ -158,7 +161,8 @@ func Run(ctx context.Context, t Tool, args []string, stdin io.Reader, stdout, st
 	default:
 		fmt.Fprintf(stderr, "%s: %s\n", t.Name, err)
 	}
-	if code == ExitUsage && !env.jsonLog {
+	var ee *ExitError
+	if code == ExitUsage && !env.jsonLog && !(errors.As(err, &ee) && ee.NoUsageHint) {
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", t.Name)
 	}
 	return code

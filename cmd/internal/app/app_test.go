@@ -86,6 +86,8 @@ func TestRunExitCodes(t *testing.T) {
 		{"quiet and verbose", context.Background, nil, []string{"-q", "-v"}, 2, "t: -q and -v contradict each other: give one\nRun 't --help' for usage.\n"},
 		{"a code cli chose itself", context.Background, cli.Exit("no help topic", 3), nil, 2, ""},
 		{"json log format", context.Background, Usagef("bad thing"), []string{"--log-format", "json"}, 2, ""},
+		{"status is silent", context.Background, Status(1), nil, 1, ""},
+		{"no usage hint", context.Background, &ExitError{Code: 2, Err: errors.New("corrupt"), NoUsageHint: true}, nil, 2, "t: corrupt\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -97,6 +99,9 @@ func TestRunExitCodes(t *testing.T) {
 			}
 			if tc.stderrIs != "" && errb.String() != tc.stderrIs {
 				t.Errorf("stderr %q, want %q", errb.String(), tc.stderrIs)
+			}
+			if tc.name == "status is silent" && errb.Len() != 0 {
+				t.Errorf("stderr %q, want nothing for a result code", errb.String())
 			}
 			if tc.name == "json log format" {
 				var rec map[string]any

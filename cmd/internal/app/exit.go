@@ -26,6 +26,10 @@ const (
 type ExitError struct {
 	Code int
 	Err  error
+	// NoUsageHint keeps Run from pointing at --help for an error that
+	// ends with ExitUsage but is not about usage (ndiff ends every
+	// failure with 2, as diff does).
+	NoUsageHint bool
 }
 
 func (e *ExitError) Error() string {
@@ -44,6 +48,11 @@ func (e *ExitError) ExitCode() int { return e.Code }
 func Usagef(format string, args ...any) error {
 	return &ExitError{Code: ExitUsage, Err: fmt.Errorf(format, args...)}
 }
+
+// Status returns an error that ends the program with code and prints
+// nothing: a result rather than a failure, such as ndiff's 1 for
+// "differences found".
+func Status(code int) error { return &ExitError{Code: code} }
 
 // WithCode wraps err so that it ends the program with code. A nil err
 // stays nil.

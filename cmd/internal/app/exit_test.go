@@ -22,6 +22,7 @@ func TestCode(t *testing.T) {
 		{"signal", &SignalError{Signal: syscall.SIGINT}, 130},
 		{"with code", WithCode(7, errors.New("x")), 7},
 		{"with code nil", WithCode(7, nil), ExitOK},
+		{"status", Status(1), 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,169 @@
+package state
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/picketscan/picket/lib/event"
+)
+
+// Builder collects the events of one or more scans into a Scan. Feed it
+// lines with AddLine (or the parts with Start, HostSeen, PortSeen and
+// End, as the Nmap XML reader does), then call Scan once.
+type Builder struct {
+	dec   *Decoder
+	parts map[string]*Part
+	order []*Part
+	hosts map[netip.Addr]*Host
+}
+
+// NewBuilder returns an empty Builder.
+func NewBuilder() *Builder {
+	return &Builder{dec: NewDecoder(), parts: map[string]*Part{}, hosts: map[netip.Addr]*Host{}}
+}
+
+// part returns the part of scanID, making one without a scope if the
+// input has not started that scan.
+func (b *Builder) part(scanID string) *Part {
+	if p, ok := b.parts[scanID]; ok {
+		return p
+	}
+	p := &Part{ScanID: scanID}
+	b.parts[scanID] = p
+	b.order = append(b.order, p)
+	return p
+}
+
+// Start records the start of scan scanID at time with its scope (nil
+// when unknown).
+func (b *Builder) Start(scanID, time string, scope *event.Scope) {
+	p := b.part(scanID)
+	p.Start, p.Scope = time, scope
+}
+
+// End records the end of scan scanID.
+func (b *Builder) End(scanID string, complete bool) {
+	p := b.part(scanID)
+	p.ended, p.Complete = true, complete
+}
+
+// HostSeen records a host event of scan scanID. A later report of the same
+// address replaces the state; a name is kept once known.
+func (b *Builder) HostSeen(scanID string, h Host) {
+	b.part(scanID)
+	cur := b.host(h.Addr, h.Hostname)
+	cur.State, cur.Reason = h.State, h.Reason
+}
+
+// PortSeen records a port event of scan scanID for addr.
+func (b *Builder) PortSeen(scanID string, addr netip.Addr, hostname string, p Port) {
+	b.part(scanID)
+	h := b.host(addr, hostname)
+	p.FirstSeen, p.LastSeen, p.Pending = "", "", nil
+	h.Ports = append(h.Ports, p)
+}
+
+// PortsSeen records several port events of scan scanID for addr at once.
+func (b *Builder) PortsSeen(scanID string, addr netip.Addr, hostname string, ps []Port) {
+	b.part(scanID)
+	h := b.host(addr, hostname)
+	if h.Ports == nil {
+		h.Ports = make([]Port, 0, len(ps))
+	}
+	for _, p := range ps {
+		p.FirstSeen, p.LastSeen, p.Pending = "", "", nil
+		h.Ports = append(h.Ports, p)
+	}
+}
+
+func (b *Builder) host(addr netip.Addr, hostname string) *Host {
+	h, ok := b.hosts[addr]
+	if !ok {
+		h = &Host{Addr: addr}
+		b.hosts[addr] = h
+	}
+	if hostname != "" {
+		h.Hostname = hostname
+	}
+	return h
+}
+
+// AddLine takes one event line: scan starts and ends, hosts and ports are
+// recorded; every other type is ignored. It returns an error for a scan,
+// host or port line it cannot read, naming what is wrong.
+func (b *Builder) AddLine(l event.Line) error {
+	switch l.Type {
+	case event.TypeScan:
+		return b.addScan(l.Raw)
+	case event.TypeHost, event.TypePort:
+		rec, err := b.dec.DecodeLine(l.Raw)
+		if err != nil {
+			return fmt.Errorf("%s event: %w", l.Type, err)
+		}
+		if l.Type == event.TypeHost {
+			b.HostSeen(rec.ScanID, rec.Host)
+		} else {
+			b.PortSeen(rec.ScanID, rec.Addr, rec.Hostname, rec.Port)
+		}
+	}
+	return nil
+}
+
+func (b *Builder) addScan(raw []byte) error {
+	var s struct {
+		ScanID   string       `json:"scan_id"`
+		Time     string       `json:"time"`
+		Phase    string       `json:"phase"`
+		Scope    *event.Scope `json:"scope"`
+		Complete bool         `json:"complete"`
+	}
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return fmt.Errorf("scan event: %w", err)
+	}
+	switch s.Phase {
+	case event.PhaseStart:
+		b.Start(s.ScanID, s.Time, s.Scope)
+	case event.PhaseEnd:
+		b.End(s.ScanID, s.Complete)
+	}
+	return nil
+}
+
+// Scan finishes the build: ports are sorted, shards of one split scan are
+// merged, and scopes are parsed. A scope that cannot be parsed is an
+// error. The Builder must not be used afterwards.
+func (b *Builder) Scan() (*Scan, error) {
+	s := &Scan{Hosts: b.hosts, named: map[string][]netip.Addr{}}
+	for _, h := range b.hosts {
+		h.SortPorts()
+		if h.Hostname != "" {
+			k := strings.ToLower(h.Hostname)
+			s.named[k] = append(s.named[k], h.Addr)
+		}
+	}
+	for _, p := range b.order {
+		// A scan that never ended, or one of which only an end was
+		// seen, is incomplete: what it did not report proves nothing.
+		if !p.ended || p.Scope == nil {
+			p.Complete = false
+		}
+	}
+	s.Parts = mergeShards(b.order)
+	for _, p := range s.Parts {
+		if err := p.prepare(); err != nil {
+			return nil, err
+		}
+	}
+	if len(b.order) > 0 {
+		s.ScanID, s.Start = b.order[0].ScanID, b.order[0].Start
+		for _, p := range b.order {
+			if p.Scope != nil {
+				s.ScanID, s.Start = p.ScanID, p.Start
+				break
+			}
+		}
+	}
+	return s, nil
+}
