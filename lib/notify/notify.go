@@ -156,6 +156,10 @@ type scanState struct {
 	scope  string
 	groups map[string]*digestGroup // by route filter
 	order  []string
+	// ended is set by the scan's end marker; complete is what it said.
+	// The digest waits past the marker because ndiff writes its change
+	// events after the scan's lines, end marker included.
+	ended, complete bool
 }
 
 type digestGroup struct {
@@ -286,13 +290,18 @@ func (d *dispatcher) handle(l event.Line) error {
 		id := l.Get("scan_id").String()
 		switch l.Get("phase").String() {
 		case event.PhaseStart:
+			// A new scan begins: the digests of scans that ended go out.
+			if err := d.sendEnded(id); err != nil {
+				return err
+			}
 			if d.cfg.Digest != DigestOff && id != "" {
-				d.scans[id] = &scanState{scope: scopeOf(l.Get("scope.targets")), groups: map[string]*digestGroup{}}
+				if _, ok := d.scans[id]; !ok {
+					d.scans[id] = &scanState{scope: scopeOf(l.Get("scope.targets")), groups: map[string]*digestGroup{}}
+				}
 			}
 		case event.PhaseEnd:
 			if st, ok := d.scans[id]; ok {
-				delete(d.scans, id)
-				return d.sendDigest(id, st, !l.Get("complete").Bool())
+				st.ended, st.complete = true, l.Get("complete").Bool()
 			}
 		}
 		return nil
@@ -377,8 +386,27 @@ func (d *dispatcher) sendDigest(id string, st *scanState, incomplete bool) error
 	return nil
 }
 
-// endOfInput sends the digests of scans whose end never came, marked
-// incomplete.
+// sendEnded sends the digests of the scans whose end marker has been
+// read, except scan keep (a shard of it may follow).
+func (d *dispatcher) sendEnded(keep string) error {
+	ids := make([]string, 0, len(d.scans))
+	for id, st := range d.scans {
+		if st.ended && id != keep {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if err := d.sendDigest(id, d.scans[id], !d.scans[id].complete); err != nil {
+			return err
+		}
+		delete(d.scans, id)
+	}
+	return nil
+}
+
+// endOfInput sends the digests still held: those of ended scans as their
+// end marker said, those whose end never came marked incomplete.
 func (d *dispatcher) endOfInput() error {
 	ids := make([]string, 0, len(d.scans))
 	for id := range d.scans {
@@ -387,7 +415,8 @@ func (d *dispatcher) endOfInput() error {
 	// Deterministic order for the spool and for tests.
 	slices.Sort(ids)
 	for _, id := range ids {
-		if err := d.sendDigest(id, d.scans[id], true); err != nil {
+		st := d.scans[id]
+		if err := d.sendDigest(id, st, !(st.ended && st.complete)); err != nil {
 			return err
 		}
 		delete(d.scans, id)

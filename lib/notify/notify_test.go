@@ -450,3 +450,39 @@ func TestEchoedTokenRedacted(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestDigestAfterEndMarker feeds the order ndiff writes: the scan's own
+// lines, end marker included, then its change events. They must make one
+// digest per scan, complete as the marker said, not one alert per change.
+func TestDigestAfterEndMarker(t *testing.T) {
+	rc := newReceiver(t, nil)
+	in := feed(
+		`{"type":"scan","scan_id":"A1","phase":"start","scope":{"targets":["10.0.0.0/24"]}}`,
+		`{"type":"port","scan_id":"A1","ip":"10.0.0.9","port":22}`,
+		`{"type":"scan","scan_id":"A1","phase":"end","complete":true}`,
+		change("A1", "port-opened", "10.0.0.9", 22),
+		change("A1", "port-closed", "10.0.0.10", 21),
+		`{"type":"scan","scan_id":"B2","phase":"start","scope":{"targets":["10.0.1.0/24"]}}`,
+		`{"type":"scan","scan_id":"B2","phase":"end","complete":false}`,
+		change("B2", "port-opened", "10.0.1.1", 80),
+	)
+	s, _ := webhook.New(webhook.Options{URL: rc.srv.URL})
+	rep, err := run(t, t.TempDir(), []notify.Route{{Sink: s}}, notify.DigestAuto, in)
+	if err != nil || rep.Delivered != 2 {
+		t.Fatalf("%v %+v", err, rep)
+	}
+	got := map[string]notify.Payload{}
+	for _, b := range rc.bodies {
+		var p notify.Payload
+		if err := json.Unmarshal(b, &p); err != nil {
+			t.Fatal(err)
+		}
+		got[p.Key] = p
+	}
+	if a := got["A1/digest"]; !a.Digest || a.Count != 2 || a.Incomplete {
+		t.Errorf("A1 digest %+v", a)
+	}
+	if b := got["B2/digest"]; !b.Digest || b.Count != 1 || !b.Incomplete {
+		t.Errorf("B2 digest %+v", b)
+	}
+}
