@@ -155,6 +155,16 @@ type Service struct {
 	Banner string `json:"banner,omitempty"`
 	// HostKey is an SSH server's host key fingerprint ("SHA256:…").
 	HostKey string `json:"hostkey,omitempty"`
+	// HTTP is what a web server's answer said, on plain and TLS ports.
+	HTTP *HTTP `json:"http,omitempty"`
+}
+
+// HTTP is what fingerprint reads from a web server's answer to GET /.
+type HTTP struct {
+	Status    int    `json:"status,omitempty"`
+	Server    string `json:"server,omitempty"`
+	PoweredBy string `json:"powered_by,omitempty"`
+	Title     string `json:"title,omitempty"`
 }
 
 // Change kinds written by ndiff, hyphenated like Nmap's reasons.
