@@ -213,7 +213,7 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 		if err != nil {
 			return app.WithCode(app.ExitUsage, fmt.Errorf("template: %w", err))
 		}
-		sinkEnv.Template = string(data)
+		sinkEnv.Template, sinkEnv.TemplateName = string(data), t
 	}
 	ss, err := specs(c)
 	if err != nil {

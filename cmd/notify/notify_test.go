@@ -158,8 +158,14 @@ func TestTemplateFlag(t *testing.T) {
 		t.Errorf("text %q", p.Text)
 	}
 	os.WriteFile(tmpl, []byte(`{{.Nope`), 0o600)
-	if r := runNotify(t, "", "--no-spool", "--template", tmpl, "--file", out); r.code != 2 || !strings.Contains(r.stderr, "template") {
+	// The error names the template file and the line, on one line.
+	if r := runNotify(t, "", "--no-spool", "--template", tmpl, "--file", out); r.code != 2 || !strings.Contains(r.stderr, tmpl+":1: unclosed action") {
 		t.Errorf("bad template: exit %d %s", r.code, r.stderr)
+	}
+	cfg := filepath.Join(dir, "notify.json")
+	os.WriteFile(cfg, []byte(`{"sinks":[{"type":"file","path":"`+out+`","template":"`+tmpl+`"}]}`), 0o600)
+	if r := runNotify(t, "", "--no-spool", "--config", cfg); r.code != 2 || !strings.Contains(r.stderr, tmpl+":1: unclosed action") {
+		t.Errorf("bad template in config: exit %d %s", r.code, r.stderr)
 	}
 }
 

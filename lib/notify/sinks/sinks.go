@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"text/template"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -85,8 +86,10 @@ type Env struct {
 	ReadFile func(string) ([]byte, error)
 	// Template is the content of the global --template file, used by
 	// sinks without a template of their own ("" for the defaults).
-	Template  string
-	DigestMax int
+	Template string
+	// TemplateName names the --template file in errors.
+	TemplateName string
+	DigestMax    int
 	// Timeout is the default per-attempt timeout.
 	Timeout  time.Duration
 	Hostname string
@@ -141,13 +144,20 @@ func Build(spec Spec, env Env) (notify.Route, error) {
 	if spec.Name == "" {
 		spec.Name = spec.Type
 	}
-	tmpl := env.Template
+	tmpl, tmplName := env.Template, env.TemplateName
 	if spec.Template != "" {
 		data, err := env.ReadFile(spec.Template)
 		if err != nil {
 			return notify.Route{}, fmt.Errorf("sink %s: template: %w", spec.Name, err)
 		}
-		tmpl = string(data)
+		tmpl, tmplName = string(data), spec.Template
+	}
+	if tmpl != "" {
+		// Parsed here under the file's name, so that a mistake is
+		// reported as FILE:LINE; the sink parses it again for itself.
+		if _, err := template.New(tmplName).Parse(tmpl); err != nil {
+			return notify.Route{}, fmt.Errorf("sink %s: %w", spec.Name, err)
+		}
 	}
 	if env.Now == nil {
 		env.Now = time.Now
