@@ -172,6 +172,8 @@ func TestErrors(t *testing.T) {
 		{"bad format", "", []string{"-f", "html", td("base.ndjson"), td("same.ndjson")}, `bad --format "html"`},
 		{"update without baseline", "", []string{"-u", td("base.ndjson"), td("same.ndjson")}, "--update needs --baseline"},
 		{"confirm 0", "", []string{"--confirm", "0", "-b", good}, "bad --confirm 0"},
+		{"negative cert-warn-days", "", []string{"--cert-warn-days", "-1", "-b", good}, "bad --cert-warn-days -1: want 0 or more"},
+		{"history-keep 0", "", []string{"--history-keep", "0", "-b", good}, "bad --history-keep 0: want 1 or more"},
 		{"missing old", "", []string{td("nope.ndjson"), td("same.ndjson")}, "nope.ndjson"},
 		{"corrupt baseline", td("same.ndjson"), []string{"-b", corrupt}, "corrupt baseline"},
 		{"corrupt baseline update", td("same.ndjson"), []string{"-b", corrupt, "-u"}, "corrupt baseline"},

@@ -82,8 +82,11 @@ func parse(c *cli.Context, env *app.Env) (*config, error) {
 	if c.Int("confirm") < 1 {
 		return nil, app.Usagef("bad --confirm %d: want 1 or more", c.Int("confirm"))
 	}
-	if c.Int("cert-warn-days") < 0 || cfg.historyKeep < 1 {
-		return nil, app.Usagef("--cert-warn-days must be 0 or more and --history-keep 1 or more")
+	if c.Int("cert-warn-days") < 0 {
+		return nil, app.Usagef("bad --cert-warn-days %d: want 0 or more", c.Int("cert-warn-days"))
+	}
+	if cfg.historyKeep < 1 {
+		return nil, app.Usagef("bad --history-keep %d: want 1 or more", cfg.historyKeep)
 	}
 	if cfg.history != "" && !cfg.update {
 		return nil, app.Usagef("--history needs --update")
