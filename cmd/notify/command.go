@@ -67,10 +67,14 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "config", Usage: "read sinks, each with its own filter, from the JSON `FILE`"},
 	}
 	for _, t := range []string{"webhook", "slack", "discord", "teams"} {
+		hook := t + " webhook"
+		if t == "webhook" {
+			hook = t
+		}
 		fs = append(fs,
-			&cli.StringFlag{Name: t, Usage: "send to the " + t + " webhook `URL` (better: --" + t + "-env or --" + t + "-file, or $" + sinks.DefaultURLEnv(t) + ")"},
-			&cli.StringFlag{Name: t + "-env", Usage: "read the " + t + " webhook URL from the environment variable `NAME`"},
-			&cli.StringFlag{Name: t + "-file", Usage: "read the " + t + " webhook URL from `FILE`"},
+			&cli.StringFlag{Name: t, Usage: "send to the " + hook + " at `URL` (better: --" + t + "-env or --" + t + "-file, or $" + sinks.DefaultURLEnv(t) + ")"},
+			&cli.StringFlag{Name: t + "-env", Usage: "read the " + hook + " URL from the environment variable `NAME`"},
+			&cli.StringFlag{Name: t + "-file", Usage: "read the " + hook + " URL from `FILE`"},
 		)
 	}
 	fs = append(fs,

@@ -473,6 +473,14 @@ func dupConfig(t *testing.T) string {
 	return p
 }
 
+// TestHelpWording checks the webhook flags' help names each sink once.
+func TestHelpWording(t *testing.T) {
+	r := runNotify(t, "", "--help")
+	if r.code != 0 || strings.Contains(r.stdout, "webhook webhook") || !strings.Contains(r.stdout, "send to the webhook at URL") {
+		t.Errorf("exit %d, help:\n%s", r.code, r.stdout)
+	}
+}
+
 func TestSinkNames(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
