@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -65,8 +66,27 @@ stderr, or appended to --events FILE.`,
 // paths and patterns may hold them.
 type list []string
 
-func (l *list) Set(v string) error { *l = append(*l, v); return nil }
-func (l *list) String() string     { return strings.Join(*l, " ") }
+// listCopy marks a whole list in Serialize: urfave/cli copies a flag's
+// value to its aliases (-w for --path) with Set(Serialize()), and without
+// the mark that copy would be taken for one more path, all the paths
+// joined. No command-line argument can hold a NUL byte.
+const listCopy = "\x00list:"
+
+func (l *list) Set(v string) error {
+	if whole, ok := strings.CutPrefix(v, listCopy); ok {
+		return json.Unmarshal([]byte(whole), (*[]string)(l))
+	}
+	*l = append(*l, v)
+	return nil
+}
+
+func (l *list) String() string { return strings.Join(*l, " ") }
+
+// Serialize implements cli.Serializer.
+func (l *list) Serialize() string {
+	data, _ := json.Marshal([]string(*l))
+	return listCopy + string(data)
+}
 
 func flags() []cli.Flag {
 	return []cli.Flag{

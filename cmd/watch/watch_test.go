@@ -276,3 +276,36 @@ func TestUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestSeveralPaths gives -w and --path more than once, as the README's
+// pipeline example does, and checks that a change to each path triggers
+// a run (the flag's alias must not merge the paths into one).
+func TestSeveralPaths(t *testing.T) {
+	for _, flag := range []string{"-w", "--path"} {
+		t.Run(flag, func(t *testing.T) {
+			a, b := t.TempDir(), t.TempDir()
+			fa, fb := filepath.Join(a, "targets.txt"), filepath.Join(b, "policy.txt")
+			cmd := exec.Command(watchBin, flag, fa, flag, fb, "--initial", "--", "true")
+			var stderr lockedBuffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+			ends := func(n int) func() bool {
+				return func() bool { return strings.Count(stderr.String(), `"phase":"end"`) == n }
+			}
+			waitFor(t, "the initial run to end: "+stderr.String(), ends(1))
+			for i, f := range []string{fa, fb} {
+				if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				waitFor(t, "a run for "+f, ends(i+2))
+			}
+			evs := runEvents(t, stderr.String())
+			if len(evs) != 6 || evs[2].Trigger.Paths[0].Path != fa || evs[4].Trigger.Paths[0].Path != fb {
+				t.Errorf("events = %+v", evs)
+			}
+		})
+	}
+}
