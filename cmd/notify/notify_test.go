@@ -20,6 +20,7 @@ import (
 	"github.com/picketscan/picket/cmd/internal/app"
 	"github.com/picketscan/picket/internal/labnet"
 	"github.com/picketscan/picket/internal/notifytest"
+	"github.com/picketscan/picket/internal/syncbuf"
 	"github.com/picketscan/picket/lib/notify"
 )
 
@@ -379,7 +380,7 @@ func TestSIGTERMKeepsSpool(t *testing.T) {
 	spool := filepath.Join(dir, "spool")
 	cmd := exec.Command(notifyBin, "--spool", spool, "--webhook", "http://127.0.0.1:1/x", "--retry-for", "1h", "--no-digest")
 	cmd.Stdin = strings.NewReader(lines(notifytest.Plain("S1", "port-opened", "10.0.0.9", 22), notifytest.Plain("S1", "port-opened", "10.0.0.9", 80)))
-	var errb syncBuffer
+	var errb syncbuf.Buffer
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -446,25 +447,6 @@ func TestKilledBeforeScanEnd(t *testing.T) {
 	if len(rc.got) != 1 || rc.got["S5/digest"] != 1 {
 		t.Fatalf("receiver got %v, want S5/digest once", rc.got)
 	}
-}
-
-// syncBuffer is a bytes.Buffer that a child's output can be written to
-// while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 func dupConfig(t *testing.T) string {

@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/picketscan/picket/internal/syncbuf"
 	"github.com/picketscan/picket/lib/event"
 )
 
@@ -199,7 +199,7 @@ func TestOutputPassesThrough(t *testing.T) {
 	dir := t.TempDir()
 	cmd := exec.Command(watchBin, "-w", dir, "--initial", "--", "sh", "-c", `printf 'a\000b\r\n\377'; echo err >&2`)
 	var stdout bytes.Buffer
-	var stderr lockedBuffer
+	var stderr syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -228,25 +228,6 @@ func TestOutputPassesThrough(t *testing.T) {
 	if !strings.Contains(stderr.String(), "err\n") {
 		t.Errorf("the command's stderr is missing: %q", stderr.String())
 	}
-}
-
-// lockedBuffer is written by os/exec's copying goroutine while the test
-// reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestUsageErrors(t *testing.T) {
@@ -286,7 +267,7 @@ func TestSeveralPaths(t *testing.T) {
 			a, b := t.TempDir(), t.TempDir()
 			fa, fb := filepath.Join(a, "targets.txt"), filepath.Join(b, "policy.txt")
 			cmd := exec.Command(watchBin, flag, fa, flag, fb, "--initial", "--", "true")
-			var stderr lockedBuffer
+			var stderr syncbuf.Buffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
