@@ -135,11 +135,7 @@ func Build(spec Spec, env Env) (notify.Route, error) {
 		}
 	}
 	if t == nil {
-		var names []string
-		for _, row := range Types() {
-			names = append(names, row.Name)
-		}
-		return notify.Route{}, fmt.Errorf("sink type %q: want one of %s", spec.Type, strings.Join(names, ", "))
+		return notify.Route{}, fmt.Errorf("sink %w", knownType(spec.Type))
 	}
 	if spec.Name == "" {
 		spec.Name = spec.Type
@@ -188,6 +184,19 @@ func Build(spec Spec, env Env) (notify.Route, error) {
 		r.Limit = rate.NewLimiter(rate.Limit(rps), max(burst, 1))
 	}
 	return r, nil
+}
+
+// knownType returns nil when name is a sink type of the table, else an
+// error naming the types there are.
+func knownType(name string) error {
+	var names []string
+	for _, row := range Types() {
+		if row.Name == name {
+			return nil
+		}
+		names = append(names, row.Name)
+	}
+	return fmt.Errorf("type %q: want one of %s", name, strings.Join(names, ", "))
 }
 
 // secret reads a secret from the first of: the value itself, a file, a
@@ -351,6 +360,9 @@ func ParseConfig(data []byte) (Config, error) {
 	for i, s := range c.Sinks {
 		if s.Type == "" {
 			return Config{}, fmt.Errorf("sink %d: no type", i+1)
+		}
+		if err := knownType(s.Type); err != nil {
+			return Config{}, fmt.Errorf("sink %d: %w", i+1, err)
 		}
 	}
 	return c, nil
