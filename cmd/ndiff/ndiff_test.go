@@ -75,6 +75,9 @@ func TestGolden(t *testing.T) {
 		{"moved.xml.golden", "", []string{at, "-f", "xml", td("moved-a.xml"), td("moved-b.xml")}},
 		{"policy.text.golden", td("kinds.ndjson"), []string{at, "-f", "text", "--policy", td("policy.txt"), "--baseline", td("base.ndjson")}},
 		{"shards.text.golden", "", []string{at, "-f", "text", td("base.ndjson"), td("shard1.ndjson"), td("shard2.ndjson")}},
+		// OLD as "-": read from stdin, whatever its format.
+		{"kinds.ndjson.golden", td("base.ndjson"), []string{at, "--changes-only", "-", td("kinds.ndjson")}},
+		{"moved.xml.golden", td("moved-a.xml"), []string{at, "-f", "xml", "-", td("moved-b.xml")}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := ndiff(t, c.stdin, c.args...)
@@ -169,6 +172,8 @@ func TestErrors(t *testing.T) {
 		want  string
 	}{
 		{"no args", "", nil, "nothing to compare"},
+		{"old and new both stdin", "", []string{"-"}, "OLD and NEW cannot both be stdin"},
+		{"old and new both stdin named", "", []string{"-", "-"}, "OLD and NEW cannot both be stdin"},
 		{"bad format", "", []string{"-f", "html", td("base.ndjson"), td("same.ndjson")}, `bad --format "html"`},
 		{"update without baseline", "", []string{"-u", td("base.ndjson"), td("same.ndjson")}, "--update needs --baseline"},
 		{"confirm 0", "", []string{"--confirm", "0", "-b", good}, "bad --confirm 0"},
