@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -246,5 +247,45 @@ func TestUpdate(t *testing.T) {
 	ents, _ := os.ReadDir(hist)
 	if len(ents) != 2 {
 		t.Errorf("history holds %d copies, want 2", len(ents))
+	}
+}
+
+// TestPolicyNewOnly checks --policy-new-only from the command line: a port
+// the policy does not allow that was open in the baseline already is a
+// violation on every run, but not with --policy-new-only; a port that
+// just opened is one either way.
+func TestPolicyNewOnly(t *testing.T) {
+	pol := filepath.Join(t.TempDir(), "policy.txt")
+	if err := os.WriteFile(pol, []byte("allow 192.0.2.2 80\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	violations := func(extra ...string) map[string]bool {
+		t.Helper()
+		args := append([]string{at, "--changes-only", "--policy", pol, "-b", td("base.ndjson")}, extra...)
+		r := ndiff(t, td("kinds.ndjson"), args...)
+		if r.code != 1 {
+			t.Fatalf("%q: exit %d, want 1; stderr %s", args, r.code, r.stderr)
+		}
+		got := map[string]bool{}
+		for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+			var c struct {
+				Kind, IP string
+				Port     int
+			}
+			if err := json.Unmarshal([]byte(line), &c); err != nil {
+				t.Fatalf("bad output line %q: %v", line, err)
+			}
+			if c.Kind == "policy-violation" {
+				got[fmt.Sprintf("%s:%d", c.IP, c.Port)] = true
+			}
+		}
+		return got
+	}
+	all, fresh := violations(), violations("--policy-new-only")
+	if !all["192.0.2.2:8080"] || !all["192.0.2.2:3389"] {
+		t.Errorf("without --policy-new-only: %v, want 192.0.2.2:8080 (open before) and :3389 (new)", all)
+	}
+	if fresh["192.0.2.2:8080"] || !fresh["192.0.2.2:3389"] {
+		t.Errorf("with --policy-new-only: %v, want 192.0.2.2:3389 but not :8080", fresh)
 	}
 }
