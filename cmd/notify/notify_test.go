@@ -501,3 +501,57 @@ func TestExecKeepsCommas(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookSinkFlags sends one digest through each webhook sink as the
+// command line names it (--slack URL, --discord-file, --teams-env and the
+// default $PICKET_WEBHOOK_URL) to a receiver per sink, with --digest-max
+// 1: each receiver gets one message in its own shape, saying that two
+// more changes were left out.
+func TestWebhookSinkFlags(t *testing.T) {
+	slack, discord, teams, hook := notifytest.NewReceiver(t), notifytest.NewReceiver(t), notifytest.NewReceiver(t), notifytest.NewReceiver(t)
+	urlFile := filepath.Join(t.TempDir(), "discord.url")
+	os.WriteFile(urlFile, []byte(discord.URL+"/api/webhooks/1/x\n"), 0o600)
+	t.Setenv("TEAMS_URL", teams.URL+"/workflows/x")
+	t.Setenv("PICKET_WEBHOOK_URL", hook.URL+"/hook")
+	in := lines(
+		`{"type":"scan","scan_id":"S7","phase":"start","scope":{"targets":["10.0.0.0/24"]}}`,
+		notifytest.Plain("S7", "port-opened", "10.0.0.1", 22),
+		notifytest.Plain("S7", "port-opened", "10.0.0.2", 23),
+		notifytest.Plain("S7", "port-opened", "10.0.0.3", 24),
+		`{"type":"scan","scan_id":"S7","phase":"end","complete":true}`,
+	)
+	r := runNotify(t, in, "--no-spool", "--digest-max", "1", "--slack", slack.URL+"/services/x",
+		"--discord-file", urlFile, "--teams-env", "TEAMS_URL")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, c := range []struct {
+		name  string
+		rc    *notifytest.Receiver
+		shape string
+	}{
+		{"slack", slack, `"blocks"`},
+		{"discord", discord, `"allowed_mentions"`},
+		{"teams", teams, `AdaptiveCard`},
+		{"webhook", hook, `"digest":true`},
+	} {
+		reqs := c.rc.Requests()
+		if len(reqs) != 1 {
+			t.Errorf("%s: %d requests, want 1", c.name, len(reqs))
+			continue
+		}
+		body := string(reqs[0].Body)
+		if c.name == "webhook" {
+			// The JSON keeps every change in "changes" (README); the
+			// cap is on the message text.
+			var p notify.Payload
+			if err := json.Unmarshal(reqs[0].Body, &p); err != nil || len(p.Changes) != 3 {
+				t.Errorf("webhook: %v, %d changes, want all 3", err, len(p.Changes))
+			}
+			body = p.Text + string(reqs[0].Body[:strings.Index(body, `"text"`)])
+		}
+		if !strings.Contains(body, c.shape) || !strings.Contains(body, "2 more") || !strings.Contains(body, "10.0.0.1") || strings.Contains(body, "10.0.0.3") {
+			t.Errorf("%s: body lacks %s, the first change or \"2 more\", or lists more than one change:\n%s", c.name, c.shape, body)
+		}
+	}
+}
