@@ -290,3 +290,59 @@ func TestSeveralPaths(t *testing.T) {
 		})
 	}
 }
+
+// TestFilterFlags checks that --recursive, --glob and --ignore reach the
+// watcher from the command line: in a folder created below the watched
+// one, a file the glob does not match and a file an ignore pattern covers
+// make no run; a matching file makes one run naming only it.
+func TestFilterFlags(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(watchBin, "-r", "-w", dir, "--glob", "*.txt", "--ignore", "skip.txt", "--debounce", "50ms", "--initial", "--", "true")
+	var stderr syncbuf.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	ends := func(n int) func() bool {
+		return func() bool { return strings.Count(stderr.String(), `"phase":"end"`) == n }
+	}
+	waitFor(t, "the initial run to end", ends(1))
+	sub := filepath.Join(dir, "new")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the new folder is watched
+	for _, name := range []string{"a.log", "skip.txt", "b.txt"} {
+		if err := os.WriteFile(filepath.Join(sub, name), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "a run for b.txt", ends(2))
+	time.Sleep(300 * time.Millisecond) // no further run comes
+	evs := runEvents(t, stderr.String())
+	if len(evs) != 4 {
+		t.Fatalf("events = %+v, want the initial run and one more", evs)
+	}
+	if p := evs[3].Trigger.Paths; len(p) != 1 || p[0].Path != filepath.Join(sub, "b.txt") {
+		t.Errorf("trigger paths %+v, want only %s", p, filepath.Join(sub, "b.txt"))
+	}
+}
+
+// TestEveryFlag checks that --every alone runs the command on an
+// interval, each run's trigger saying so.
+func TestEveryFlag(t *testing.T) {
+	cmd := exec.Command(watchBin, "--every", "100ms", "--", "true")
+	var stderr syncbuf.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	waitFor(t, "two interval runs", func() bool { return strings.Count(stderr.String(), `"phase":"end"`) >= 2 })
+	for _, ev := range runEvents(t, stderr.String()) {
+		if ev.Trigger.Kind != event.TriggerInterval {
+			t.Errorf("trigger %+v, want interval", ev.Trigger)
+		}
+	}
+}
