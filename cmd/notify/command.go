@@ -192,6 +192,15 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 	if c.Bool("flush") && c.Bool("no-spool") {
 		return app.Usagef("--flush with --no-spool: there is no spool to flush")
 	}
+	if n := c.Int("digest-max"); n < 0 {
+		return app.Usagef("bad --digest-max %d: want 0 or more (0: all)", n)
+	}
+	if d := c.Duration("timeout"); d <= 0 {
+		return app.Usagef("bad --timeout %s: want more than 0", d)
+	}
+	if d := c.Duration("retry-for"); d < 0 {
+		return app.Usagef("bad --retry-for %s: want 0 or more", d)
+	}
 	where, err := notify.ParseFilter(c.String("where"))
 	if c.String("where") == "" {
 		where, err = nil, nil
