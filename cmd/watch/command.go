@@ -82,6 +82,11 @@ func flags() []cli.Flag {
 }
 
 func action(ctx context.Context, c *cli.Context, env *app.Env) error {
+	for _, name := range []string{"debounce", "every", "jitter", "stop-timeout"} {
+		if d := c.Duration(name); d < 0 {
+			return app.Usagef("bad --%s %s: want 0 or more", name, d)
+		}
+	}
 	cfg := watch.Config{
 		Command:          c.Args().Slice(),
 		Paths:            *c.Generic("path").(*app.List),

@@ -244,6 +244,10 @@ func TestUsageErrors(t *testing.T) {
 		{"missing folder", []string{"-w", filepath.Join(dir, "a/b"), "--", "true"}, "a"},
 		{"missing program", []string{"-w", dir, "--", "/nonexistent/prog"}, "/nonexistent/prog"},
 		{"bad flag", []string{"--nope", "--", "true"}, "nope"},
+		{"negative every", []string{"--every", "-1s", "--", "true"}, "bad --every -1s: want 0 or more"},
+		{"negative debounce", []string{"-w", dir, "--debounce", "-1s", "--", "true"}, "bad --debounce -1s: want 0 or more"},
+		{"negative jitter", []string{"--every", "1h", "--jitter", "-1s", "--", "true"}, "bad --jitter -1s: want 0 or more"},
+		{"negative stop-timeout", []string{"-w", dir, "--stop-timeout", "-1s", "--", "true"}, "bad --stop-timeout -1s: want 0 or more"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
