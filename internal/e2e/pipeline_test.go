@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/picketscan/picket/internal/labnet"
+	"github.com/picketscan/picket/internal/syncbuf"
 )
 
 func TestMain(m *testing.M) { labnet.Main(m) }
@@ -40,7 +40,7 @@ func build(t *testing.T, tools ...string) string {
 // and returns each one's exit status and the stderr of them all.
 func pipe(t *testing.T, cmds ...*exec.Cmd) ([]int, string) {
 	t.Helper()
-	var stderr bytes.Buffer
+	var stderr syncbuf.Buffer // the commands write it at once
 	for i, c := range cmds {
 		c.Stderr = &stderr
 		if i > 0 {
