@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -75,6 +76,9 @@ func TestGolden(t *testing.T) {
 		{"moved.xml.golden", "", []string{at, "-f", "xml", td("moved-a.xml"), td("moved-b.xml")}},
 		{"policy.text.golden", td("kinds.ndjson"), []string{at, "-f", "text", "--policy", td("policy.txt"), "--baseline", td("base.ndjson")}},
 		{"shards.text.golden", "", []string{at, "-f", "text", td("base.ndjson"), td("shard1.ndjson"), td("shard2.ndjson")}},
+		// OLD as "-": read from stdin, whatever its format.
+		{"kinds.ndjson.golden", td("base.ndjson"), []string{at, "--changes-only", "-", td("kinds.ndjson")}},
+		{"moved.xml.golden", td("moved-a.xml"), []string{at, "-f", "xml", "-", td("moved-b.xml")}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := ndiff(t, c.stdin, c.args...)
@@ -169,9 +173,13 @@ func TestErrors(t *testing.T) {
 		want  string
 	}{
 		{"no args", "", nil, "nothing to compare"},
+		{"old and new both stdin", "", []string{"-"}, "OLD and NEW cannot both be stdin"},
+		{"old and new both stdin named", "", []string{"-", "-"}, "OLD and NEW cannot both be stdin"},
 		{"bad format", "", []string{"-f", "html", td("base.ndjson"), td("same.ndjson")}, `bad --format "html"`},
 		{"update without baseline", "", []string{"-u", td("base.ndjson"), td("same.ndjson")}, "--update needs --baseline"},
 		{"confirm 0", "", []string{"--confirm", "0", "-b", good}, "bad --confirm 0"},
+		{"negative cert-warn-days", "", []string{"--cert-warn-days", "-1", "-b", good}, "bad --cert-warn-days -1: want 0 or more"},
+		{"history-keep 0", "", []string{"--history-keep", "0", "-b", good}, "bad --history-keep 0: want 1 or more"},
 		{"missing old", "", []string{td("nope.ndjson"), td("same.ndjson")}, "nope.ndjson"},
 		{"corrupt baseline", td("same.ndjson"), []string{"-b", corrupt}, "corrupt baseline"},
 		{"corrupt baseline update", td("same.ndjson"), []string{"-b", corrupt, "-u"}, "corrupt baseline"},
@@ -239,5 +247,45 @@ func TestUpdate(t *testing.T) {
 	ents, _ := os.ReadDir(hist)
 	if len(ents) != 2 {
 		t.Errorf("history holds %d copies, want 2", len(ents))
+	}
+}
+
+// TestPolicyNewOnly checks --policy-new-only from the command line: a port
+// the policy does not allow that was open in the baseline already is a
+// violation on every run, but not with --policy-new-only; a port that
+// just opened is one either way.
+func TestPolicyNewOnly(t *testing.T) {
+	pol := filepath.Join(t.TempDir(), "policy.txt")
+	if err := os.WriteFile(pol, []byte("allow 192.0.2.2 80\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	violations := func(extra ...string) map[string]bool {
+		t.Helper()
+		args := append([]string{at, "--changes-only", "--policy", pol, "-b", td("base.ndjson")}, extra...)
+		r := ndiff(t, td("kinds.ndjson"), args...)
+		if r.code != 1 {
+			t.Fatalf("%q: exit %d, want 1; stderr %s", args, r.code, r.stderr)
+		}
+		got := map[string]bool{}
+		for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+			var c struct {
+				Kind, IP string
+				Port     int
+			}
+			if err := json.Unmarshal([]byte(line), &c); err != nil {
+				t.Fatalf("bad output line %q: %v", line, err)
+			}
+			if c.Kind == "policy-violation" {
+				got[fmt.Sprintf("%s:%d", c.IP, c.Port)] = true
+			}
+		}
+		return got
+	}
+	all, fresh := violations(), violations("--policy-new-only")
+	if !all["192.0.2.2:8080"] || !all["192.0.2.2:3389"] {
+		t.Errorf("without --policy-new-only: %v, want 192.0.2.2:8080 (open before) and :3389 (new)", all)
+	}
+	if fresh["192.0.2.2:8080"] || !fresh["192.0.2.2:3389"] {
+		t.Errorf("with --policy-new-only: %v, want 192.0.2.2:3389 but not :8080", fresh)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -71,6 +72,9 @@ func parse(c *cli.Context, env *app.Env) (*config, error) {
 		if cfg.update {
 			return nil, app.Usagef("--update needs --baseline FILE")
 		}
+		if cfg.old == "-" && (len(cfg.news) == 0 || slices.Contains(cfg.news, "-")) {
+			return nil, app.Usagef("OLD and NEW cannot both be stdin: name NEW's file when OLD is -")
+		}
 	} else {
 		cfg.news = args
 	}
@@ -82,8 +86,11 @@ func parse(c *cli.Context, env *app.Env) (*config, error) {
 	if c.Int("confirm") < 1 {
 		return nil, app.Usagef("bad --confirm %d: want 1 or more", c.Int("confirm"))
 	}
-	if c.Int("cert-warn-days") < 0 || cfg.historyKeep < 1 {
-		return nil, app.Usagef("--cert-warn-days must be 0 or more and --history-keep 1 or more")
+	if c.Int("cert-warn-days") < 0 {
+		return nil, app.Usagef("bad --cert-warn-days %d: want 0 or more", c.Int("cert-warn-days"))
+	}
+	if cfg.historyKeep < 1 {
+		return nil, app.Usagef("bad --history-keep %d: want 1 or more", cfg.historyKeep)
 	}
 	if cfg.history != "" && !cfg.update {
 		return nil, app.Usagef("--history needs --update")
@@ -220,24 +227,42 @@ func peekFile(path string) ([]byte, error) {
 	return buf[:n], err
 }
 
-// readOld reads the old side: a baseline, Nmap XML or a saved scan.
-// A missing --baseline file is an empty baseline; a missing OLD file is
-// an error.
+// readOld reads the old side: a baseline, Nmap XML or a saved scan, from
+// path or, for OLD "-", stdin. A missing --baseline file is an empty
+// baseline; a missing OLD file is an error.
 func readOld(ctx context.Context, c *cli.Context, env *app.Env, path string, isBaseline bool) (*state.Baseline, error) {
-	head, err := peekFile(path)
-	if errors.Is(err, fs.ErrNotExist) && isBaseline {
-		env.Log.Info("no baseline " + path + " yet: everything is new")
-		return state.NewBaseline(), nil
+	in := env.Stdin
+	if path != "-" || isBaseline {
+		f, err := os.Open(path)
+		if errors.Is(err, fs.ErrNotExist) && isBaseline {
+			env.Log.Info("no baseline " + path + " yet: everything is new")
+			return state.NewBaseline(), nil
+		}
+		if err != nil {
+			return nil, app.WithCode(app.ExitUsage, fmt.Errorf("read %s: %w", path, err))
+		}
+		defer f.Close()
+		in = f
 	}
-	if err != nil {
+	br := bufio.NewReaderSize(in, 1<<20)
+	head, err := br.Peek(4096)
+	if err != nil && err != io.EOF {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is named once, here
+		}
 		return nil, app.WithCode(app.ExitUsage, fmt.Errorf("read %s: %w", path, err))
 	}
 	switch {
 	case baseline.IsBaseline(head):
-		return baseline.Load(path)
+		b, err := baseline.Read(br, path)
+		if err != nil {
+			return nil, fmt.Errorf("read baseline: %w", err)
+		}
+		return b, nil
 	case nmapxml.Looks(head):
 		b := state.NewBuilder()
-		if err := readXMLFile(path, b); err != nil {
+		if _, err := nmapxml.ReadScan(br, path, b); err != nil {
 			return nil, err
 		}
 		s, err := b.Scan()
@@ -250,13 +275,8 @@ func readOld(ctx context.Context, c *cli.Context, env *app.Env, path string, isB
 	}
 	// A saved scan as the old side is read strictly: a bad line in it
 	// would otherwise turn into invented changes.
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, app.WithCode(app.ExitUsage, fmt.Errorf("read %s: %w", path, err))
-	}
-	defer f.Close()
 	b := state.NewBuilder()
-	r := event.NewReader(f, path, event.ReaderOptions{Strict: true, MaxLine: c.Int("max-line")})
+	r := event.NewReader(br, path, event.ReaderOptions{Strict: true, MaxLine: c.Int("max-line")})
 	for n := 0; ; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
 			return nil, context.Cause(ctx)

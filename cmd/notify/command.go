@@ -67,10 +67,14 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "config", Usage: "read sinks, each with its own filter, from the JSON `FILE`"},
 	}
 	for _, t := range []string{"webhook", "slack", "discord", "teams"} {
+		hook := t + " webhook"
+		if t == "webhook" {
+			hook = t
+		}
 		fs = append(fs,
-			&cli.StringFlag{Name: t, Usage: "send to the " + t + " webhook `URL` (better: --" + t + "-env or --" + t + "-file, or $" + sinks.DefaultURLEnv(t) + ")"},
-			&cli.StringFlag{Name: t + "-env", Usage: "read the " + t + " webhook URL from the environment variable `NAME`"},
-			&cli.StringFlag{Name: t + "-file", Usage: "read the " + t + " webhook URL from `FILE`"},
+			&cli.StringFlag{Name: t, Usage: "send to the " + hook + " at `URL` (better: --" + t + "-env or --" + t + "-file, or $" + sinks.DefaultURLEnv(t) + ")"},
+			&cli.StringFlag{Name: t + "-env", Usage: "read the " + hook + " URL from the environment variable `NAME`"},
+			&cli.StringFlag{Name: t + "-file", Usage: "read the " + hook + " URL from `FILE`"},
 		)
 	}
 	fs = append(fs,
@@ -85,8 +89,8 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "smtp-ca", Usage: "also trust the PEM certificates in `FILE` for the SMTP server"},
 		&cli.StringFlag{Name: "syslog", Usage: "send to syslog at `ADDR`: udp://host:port, tcp://host:port, unix:///dev/log"},
 		&cli.IntFlag{Name: "syslog-facility", Value: 3, Usage: "syslog facility `NUMBER` (3: daemon, 16-23: local0-7)"},
-		&cli.GenericFlag{Name: "exec", Value: &list{}, Usage: "run `CMD` for each alert with its JSON on stdin; CMD is split into words, never given to a shell (repeatable)"},
-		&cli.GenericFlag{Name: "file", Value: &list{}, Usage: "append each alert as a JSON line to `PATH` (repeatable)"},
+		&cli.GenericFlag{Name: "exec", Value: &app.List{}, Usage: "run `CMD` for each alert with its JSON on stdin; CMD is split into words, never given to a shell (repeatable)"},
+		&cli.GenericFlag{Name: "file", Value: &app.List{}, Usage: "append each alert as a JSON line to `PATH` (repeatable)"},
 		&cli.BoolFlag{Name: "digest", Usage: "always gather changes into one message per scan"},
 		&cli.BoolFlag{Name: "no-digest", Usage: "send each change on its own"},
 		&cli.IntFlag{Name: "digest-max", Value: 50, Usage: "list at most `N` changes in one message and say how many more there were (0: all)"},
@@ -99,14 +103,6 @@ func flags() []cli.Flag {
 	)
 	return append(fs, app.InputFlags()...)
 }
-
-// list is a repeatable flag whose values are kept whole: urfave/cli's
-// StringSliceFlag cuts each value at commas, which would cut a command
-// line or a path.
-type list []string
-
-func (l *list) Set(v string) error { *l = append(*l, v); return nil }
-func (l *list) String() string     { return strings.Join(*l, " ") }
 
 // defaultSpool is the spool directory under the user's state directory.
 func defaultSpool() (string, error) {
@@ -151,14 +147,14 @@ func specs(c *cli.Context) ([]sinks.Spec, error) {
 	if addr := c.String("syslog"); addr != "" {
 		out = append(out, sinks.Spec{Type: "syslog", Addr: addr, Facility: c.Int("syslog-facility")})
 	}
-	for _, line := range *c.Generic("exec").(*list) {
+	for _, line := range *c.Generic("exec").(*app.List) {
 		argv, err := exec.SplitArgs(line)
 		if err != nil {
 			return nil, fmt.Errorf("--exec: %w", err)
 		}
 		out = append(out, sinks.Spec{Type: "exec", Command: argv})
 	}
-	for _, p := range *c.Generic("file").(*list) {
+	for _, p := range *c.Generic("file").(*app.List) {
 		out = append(out, sinks.Spec{Type: "file", Path: p})
 	}
 	// Unnamed sinks of one type are told apart by number; a name given
@@ -196,6 +192,15 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 	if c.Bool("flush") && c.Bool("no-spool") {
 		return app.Usagef("--flush with --no-spool: there is no spool to flush")
 	}
+	if n := c.Int("digest-max"); n < 0 {
+		return app.Usagef("bad --digest-max %d: want 0 or more (0: all)", n)
+	}
+	if d := c.Duration("timeout"); d <= 0 {
+		return app.Usagef("bad --timeout %s: want more than 0", d)
+	}
+	if d := c.Duration("retry-for"); d < 0 {
+		return app.Usagef("bad --retry-for %s: want 0 or more", d)
+	}
 	where, err := notify.ParseFilter(c.String("where"))
 	if c.String("where") == "" {
 		where, err = nil, nil
@@ -213,7 +218,7 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 		if err != nil {
 			return app.WithCode(app.ExitUsage, fmt.Errorf("template: %w", err))
 		}
-		sinkEnv.Template = string(data)
+		sinkEnv.Template, sinkEnv.TemplateName = string(data), t
 	}
 	ss, err := specs(c)
 	if err != nil {

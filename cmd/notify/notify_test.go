@@ -20,6 +20,7 @@ import (
 	"github.com/picketscan/picket/cmd/internal/app"
 	"github.com/picketscan/picket/internal/labnet"
 	"github.com/picketscan/picket/internal/notifytest"
+	"github.com/picketscan/picket/internal/syncbuf"
 	"github.com/picketscan/picket/lib/notify"
 )
 
@@ -81,6 +82,9 @@ func TestCommand(t *testing.T) {
 		{"no sinks", []string{"--no-spool"}, 2, "no sinks"},
 		{"bad where", []string{"--no-spool", "--file", "x", "--where", "port=="}, 2, "where: column 7"},
 		{"digest and no-digest", []string{"--digest", "--no-digest", "--file", "x"}, 2, "give one"},
+		{"negative digest-max", []string{"--no-spool", "--file", "x", "--digest-max", "-1"}, 2, "bad --digest-max -1: want 0 or more"},
+		{"zero timeout", []string{"--no-spool", "--file", "x", "--timeout", "0s"}, 2, "bad --timeout 0s: want more than 0"},
+		{"negative retry-for", []string{"--no-spool", "--file", "x", "--retry-for", "-1s"}, 2, "bad --retry-for -1s: want 0 or more"},
 		{"unset env", []string{"--no-spool", "--slack-env", "NOPE_NOT_SET"}, 2, "NOPE_NOT_SET is not set"},
 		{"bad config", []string{"--no-spool", "--config", "/nonexistent.json"}, 2, "config"},
 		{"two sinks, one name", []string{"--no-spool", "--config", dupConfig(t)}, 2, `two sinks named "x"`},
@@ -158,8 +162,14 @@ func TestTemplateFlag(t *testing.T) {
 		t.Errorf("text %q", p.Text)
 	}
 	os.WriteFile(tmpl, []byte(`{{.Nope`), 0o600)
-	if r := runNotify(t, "", "--no-spool", "--template", tmpl, "--file", out); r.code != 2 || !strings.Contains(r.stderr, "template") {
+	// The error names the template file and the line, on one line.
+	if r := runNotify(t, "", "--no-spool", "--template", tmpl, "--file", out); r.code != 2 || !strings.Contains(r.stderr, tmpl+":1: unclosed action") {
 		t.Errorf("bad template: exit %d %s", r.code, r.stderr)
+	}
+	cfg := filepath.Join(dir, "notify.json")
+	os.WriteFile(cfg, []byte(`{"sinks":[{"type":"file","path":"`+out+`","template":"`+tmpl+`"}]}`), 0o600)
+	if r := runNotify(t, "", "--no-spool", "--config", cfg); r.code != 2 || !strings.Contains(r.stderr, tmpl+":1: unclosed action") {
+		t.Errorf("bad template in config: exit %d %s", r.code, r.stderr)
 	}
 }
 
@@ -373,7 +383,7 @@ func TestSIGTERMKeepsSpool(t *testing.T) {
 	spool := filepath.Join(dir, "spool")
 	cmd := exec.Command(notifyBin, "--spool", spool, "--webhook", "http://127.0.0.1:1/x", "--retry-for", "1h", "--no-digest")
 	cmd.Stdin = strings.NewReader(lines(notifytest.Plain("S1", "port-opened", "10.0.0.9", 22), notifytest.Plain("S1", "port-opened", "10.0.0.9", 80)))
-	var errb syncBuffer
+	var errb syncbuf.Buffer
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -442,29 +452,18 @@ func TestKilledBeforeScanEnd(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer that a child's output can be written to
-// while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 func dupConfig(t *testing.T) string {
 	p := filepath.Join(t.TempDir(), "dup.json")
 	os.WriteFile(p, []byte(`{"sinks":[{"type":"file","name":"x","path":"a"},{"type":"file","name":"x","path":"b"}]}`), 0o600)
 	return p
+}
+
+// TestHelpWording checks the webhook flags' help names each sink once.
+func TestHelpWording(t *testing.T) {
+	r := runNotify(t, "", "--help")
+	if r.code != 0 || strings.Contains(r.stdout, "webhook webhook") || !strings.Contains(r.stdout, "send to the webhook at URL") {
+		t.Errorf("exit %d, help:\n%s", r.code, r.stdout)
+	}
 }
 
 func TestSinkNames(t *testing.T) {
@@ -502,6 +501,60 @@ func TestExecKeepsCommas(t *testing.T) {
 		data, err := os.ReadFile(p)
 		if err != nil || !bytes.Contains(data, []byte(`"key":"S1/port-opened/10.0.0.9/22/tcp"`)) {
 			t.Errorf("%s: %q %v", p, data, err)
+		}
+	}
+}
+
+// TestWebhookSinkFlags sends one digest through each webhook sink as the
+// command line names it (--slack URL, --discord-file, --teams-env and the
+// default $PICKET_WEBHOOK_URL) to a receiver per sink, with --digest-max
+// 1: each receiver gets one message in its own shape, saying that two
+// more changes were left out.
+func TestWebhookSinkFlags(t *testing.T) {
+	slack, discord, teams, hook := notifytest.NewReceiver(t), notifytest.NewReceiver(t), notifytest.NewReceiver(t), notifytest.NewReceiver(t)
+	urlFile := filepath.Join(t.TempDir(), "discord.url")
+	os.WriteFile(urlFile, []byte(discord.URL+"/api/webhooks/1/x\n"), 0o600)
+	t.Setenv("TEAMS_URL", teams.URL+"/workflows/x")
+	t.Setenv("PICKET_WEBHOOK_URL", hook.URL+"/hook")
+	in := lines(
+		`{"type":"scan","scan_id":"S7","phase":"start","scope":{"targets":["10.0.0.0/24"]}}`,
+		notifytest.Plain("S7", "port-opened", "10.0.0.1", 22),
+		notifytest.Plain("S7", "port-opened", "10.0.0.2", 23),
+		notifytest.Plain("S7", "port-opened", "10.0.0.3", 24),
+		`{"type":"scan","scan_id":"S7","phase":"end","complete":true}`,
+	)
+	r := runNotify(t, in, "--no-spool", "--digest-max", "1", "--slack", slack.URL+"/services/x",
+		"--discord-file", urlFile, "--teams-env", "TEAMS_URL")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, c := range []struct {
+		name  string
+		rc    *notifytest.Receiver
+		shape string
+	}{
+		{"slack", slack, `"blocks"`},
+		{"discord", discord, `"allowed_mentions"`},
+		{"teams", teams, `AdaptiveCard`},
+		{"webhook", hook, `"digest":true`},
+	} {
+		reqs := c.rc.Requests()
+		if len(reqs) != 1 {
+			t.Errorf("%s: %d requests, want 1", c.name, len(reqs))
+			continue
+		}
+		body := string(reqs[0].Body)
+		if c.name == "webhook" {
+			// The JSON keeps every change in "changes" (README); the
+			// cap is on the message text.
+			var p notify.Payload
+			if err := json.Unmarshal(reqs[0].Body, &p); err != nil || len(p.Changes) != 3 {
+				t.Errorf("webhook: %v, %d changes, want all 3", err, len(p.Changes))
+			}
+			body = p.Text + string(reqs[0].Body[:strings.Index(body, `"text"`)])
+		}
+		if !strings.Contains(body, c.shape) || !strings.Contains(body, "2 more") || !strings.Contains(body, "10.0.0.1") || strings.Contains(body, "10.0.0.3") {
+			t.Errorf("%s: body lacks %s, the first change or \"2 more\", or lists more than one change:\n%s", c.name, c.shape, body)
 		}
 	}
 }

@@ -61,20 +61,13 @@ stderr, or appended to --events FILE.`,
 	}
 }
 
-// list is a repeatable flag whose values are never split on commas, since
-// paths and patterns may hold them.
-type list []string
-
-func (l *list) Set(v string) error { *l = append(*l, v); return nil }
-func (l *list) String() string     { return strings.Join(*l, " ") }
-
 func flags() []cli.Flag {
 	return []cli.Flag{
-		&cli.GenericFlag{Name: "path", Aliases: []string{"w"}, Value: &list{}, Usage: "watch `PATH` (a file or a folder; repeat for more)"},
+		&cli.GenericFlag{Name: "path", Aliases: []string{"w"}, Value: &app.List{}, Usage: "watch `PATH` (a file or a folder; repeat for more)"},
 		&cli.BoolFlag{Name: "recursive", Aliases: []string{"r"}, Usage: "watch every folder below the folders given, including new ones"},
-		&cli.GenericFlag{Name: "glob", Value: &list{}, Usage: "only files matching `PATTERN` (.gitignore syntax) trigger a run; repeat for more"},
-		&cli.GenericFlag{Name: "ignore", Value: &list{}, Usage: "paths matching `PATTERN` (.gitignore syntax) never trigger a run; repeat for more"},
-		&cli.GenericFlag{Name: "ignore-file", Value: &list{}, Usage: "read ignore patterns from `FILE` (.gitignore syntax, relative to its folder)"},
+		&cli.GenericFlag{Name: "glob", Value: &app.List{}, Usage: "only files matching `PATTERN` (.gitignore syntax) trigger a run; repeat for more"},
+		&cli.GenericFlag{Name: "ignore", Value: &app.List{}, Usage: "paths matching `PATTERN` (.gitignore syntax) never trigger a run; repeat for more"},
+		&cli.GenericFlag{Name: "ignore-file", Value: &app.List{}, Usage: "read ignore patterns from `FILE` (.gitignore syntax, relative to its folder)"},
 		&cli.BoolFlag{Name: "no-default-ignores", Usage: "do not ignore editors' swap and backup files and .git, .hg, .svn"},
 		&cli.DurationFlag{Name: "debounce", Value: watch.DefaultDebounce, Usage: "run once no change has come for `DURATION`"},
 		&cli.DurationFlag{Name: "every", Usage: "also run every `DURATION` (e.g. 24h)"},
@@ -89,13 +82,18 @@ func flags() []cli.Flag {
 }
 
 func action(ctx context.Context, c *cli.Context, env *app.Env) error {
+	for _, name := range []string{"debounce", "every", "jitter", "stop-timeout"} {
+		if d := c.Duration(name); d < 0 {
+			return app.Usagef("bad --%s %s: want 0 or more", name, d)
+		}
+	}
 	cfg := watch.Config{
 		Command:          c.Args().Slice(),
-		Paths:            *c.Generic("path").(*list),
+		Paths:            *c.Generic("path").(*app.List),
 		Recursive:        c.Bool("recursive"),
-		Globs:            *c.Generic("glob").(*list),
-		Ignores:          *c.Generic("ignore").(*list),
-		IgnoreFiles:      *c.Generic("ignore-file").(*list),
+		Globs:            *c.Generic("glob").(*app.List),
+		Ignores:          *c.Generic("ignore").(*app.List),
+		IgnoreFiles:      *c.Generic("ignore-file").(*app.List),
 		NoDefaultIgnores: c.Bool("no-default-ignores"),
 		Debounce:         c.Duration("debounce"),
 		Every:            c.Duration("every"),

@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/picketscan/picket/internal/syncbuf"
 	"github.com/picketscan/picket/lib/event"
 )
 
@@ -199,7 +199,7 @@ func TestOutputPassesThrough(t *testing.T) {
 	dir := t.TempDir()
 	cmd := exec.Command(watchBin, "-w", dir, "--initial", "--", "sh", "-c", `printf 'a\000b\r\n\377'; echo err >&2`)
 	var stdout bytes.Buffer
-	var stderr lockedBuffer
+	var stderr syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -230,25 +230,6 @@ func TestOutputPassesThrough(t *testing.T) {
 	}
 }
 
-// lockedBuffer is written by os/exec's copying goroutine while the test
-// reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct {
@@ -263,6 +244,10 @@ func TestUsageErrors(t *testing.T) {
 		{"missing folder", []string{"-w", filepath.Join(dir, "a/b"), "--", "true"}, "a"},
 		{"missing program", []string{"-w", dir, "--", "/nonexistent/prog"}, "/nonexistent/prog"},
 		{"bad flag", []string{"--nope", "--", "true"}, "nope"},
+		{"negative every", []string{"--every", "-1s", "--", "true"}, "bad --every -1s: want 0 or more"},
+		{"negative debounce", []string{"-w", dir, "--debounce", "-1s", "--", "true"}, "bad --debounce -1s: want 0 or more"},
+		{"negative jitter", []string{"--every", "1h", "--jitter", "-1s", "--", "true"}, "bad --jitter -1s: want 0 or more"},
+		{"negative stop-timeout", []string{"-w", dir, "--stop-timeout", "-1s", "--", "true"}, "bad --stop-timeout -1s: want 0 or more"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -274,5 +259,94 @@ func TestUsageErrors(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr.String(), tt.want)
 			}
 		})
+	}
+}
+
+// TestSeveralPaths gives -w and --path more than once, as the README's
+// pipeline example does, and checks that a change to each path triggers
+// a run (the flag's alias must not merge the paths into one).
+func TestSeveralPaths(t *testing.T) {
+	for _, flag := range []string{"-w", "--path"} {
+		t.Run(flag, func(t *testing.T) {
+			a, b := t.TempDir(), t.TempDir()
+			fa, fb := filepath.Join(a, "targets.txt"), filepath.Join(b, "policy.txt")
+			cmd := exec.Command(watchBin, flag, fa, flag, fb, "--initial", "--", "true")
+			var stderr syncbuf.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+			ends := func(n int) func() bool {
+				return func() bool { return strings.Count(stderr.String(), `"phase":"end"`) == n }
+			}
+			waitFor(t, "the initial run to end: "+stderr.String(), ends(1))
+			for i, f := range []string{fa, fb} {
+				if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				waitFor(t, "a run for "+f, ends(i+2))
+			}
+			evs := runEvents(t, stderr.String())
+			if len(evs) != 6 || evs[2].Trigger.Paths[0].Path != fa || evs[4].Trigger.Paths[0].Path != fb {
+				t.Errorf("events = %+v", evs)
+			}
+		})
+	}
+}
+
+// TestFilterFlags checks that --recursive, --glob and --ignore reach the
+// watcher from the command line: in a folder created below the watched
+// one, a file the glob does not match and a file an ignore pattern covers
+// make no run; a matching file makes one run naming only it.
+func TestFilterFlags(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(watchBin, "-r", "-w", dir, "--glob", "*.txt", "--ignore", "skip.txt", "--debounce", "50ms", "--initial", "--", "true")
+	var stderr syncbuf.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	ends := func(n int) func() bool {
+		return func() bool { return strings.Count(stderr.String(), `"phase":"end"`) == n }
+	}
+	waitFor(t, "the initial run to end", ends(1))
+	sub := filepath.Join(dir, "new")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the new folder is watched
+	for _, name := range []string{"a.log", "skip.txt", "b.txt"} {
+		if err := os.WriteFile(filepath.Join(sub, name), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "a run for b.txt", ends(2))
+	time.Sleep(300 * time.Millisecond) // no further run comes
+	evs := runEvents(t, stderr.String())
+	if len(evs) != 4 {
+		t.Fatalf("events = %+v, want the initial run and one more", evs)
+	}
+	if p := evs[3].Trigger.Paths; len(p) != 1 || p[0].Path != filepath.Join(sub, "b.txt") {
+		t.Errorf("trigger paths %+v, want only %s", p, filepath.Join(sub, "b.txt"))
+	}
+}
+
+// TestEveryFlag checks that --every alone runs the command on an
+// interval, each run's trigger saying so.
+func TestEveryFlag(t *testing.T) {
+	cmd := exec.Command(watchBin, "--every", "100ms", "--", "true")
+	var stderr syncbuf.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	waitFor(t, "two interval runs", func() bool { return strings.Count(stderr.String(), `"phase":"end"`) >= 2 })
+	for _, ev := range runEvents(t, stderr.String()) {
+		if ev.Trigger.Kind != event.TriggerInterval {
+			t.Errorf("trigger %+v, want interval", ev.Trigger)
+		}
 	}
 }

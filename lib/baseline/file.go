@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/picketscan/picket/lib/atomicfile"
 	"github.com/picketscan/picket/lib/state"
 )
 
@@ -61,7 +62,7 @@ func Save(path string, b *state.Baseline, o SaveOptions) error {
 	if fi, err := os.Stat(path); err == nil {
 		mode = fi.Mode().Perm()
 	}
-	tmp, err := writeTemp(dir, tempPrefix(path), mode, func(w io.Writer) error { return Write(w, b, o.Written) })
+	tmp, err := atomicfile.CreateSynced(dir, tempPrefix(path), mode, func(w io.Writer) error { return Write(w, b, o.Written) })
 	if err != nil {
 		return fmt.Errorf("write baseline %s: %w", path, err)
 	}
@@ -75,48 +76,10 @@ func Save(path string, b *state.Baseline, o SaveOptions) error {
 		os.Remove(tmp)
 		return fmt.Errorf("write baseline %s: %w", path, err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return fmt.Errorf("write baseline %s: %w", path, err)
 	}
 	return nil
-}
-
-// writeTemp writes a new file in dir through fill and syncs it; it
-// returns its path. On error nothing is left behind.
-func writeTemp(dir, prefix string, mode fs.FileMode, fill func(io.Writer) error) (string, error) {
-	f, err := os.CreateTemp(dir, prefix+"*")
-	if err != nil {
-		return "", err
-	}
-	name := f.Name()
-	fail := func(err error) (string, error) {
-		f.Close()
-		os.Remove(name)
-		return "", err
-	}
-	if err := fill(f); err != nil {
-		return fail(err)
-	}
-	if err := f.Chmod(mode); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(name)
-		return "", err
-	}
-	return name, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // removeStale removes temporary files of earlier runs that were killed
@@ -162,7 +125,7 @@ func keepHistory(tmp, path, when string, o SaveOptions) error {
 		}
 		defer src.Close()
 		removeStale(o.HistoryDir, tempPrefix(dst))
-		t, err := writeTemp(o.HistoryDir, tempPrefix(dst), 0o600, func(w io.Writer) error { _, err := io.Copy(w, src); return err })
+		t, err := atomicfile.CreateSynced(o.HistoryDir, tempPrefix(dst), 0o600, func(w io.Writer) error { _, err := io.Copy(w, src); return err })
 		if err != nil {
 			return fmt.Errorf("baseline history: %w", err)
 		}
@@ -171,7 +134,7 @@ func keepHistory(tmp, path, when string, o SaveOptions) error {
 			return fmt.Errorf("baseline history: %w", err)
 		}
 	}
-	if err := syncDir(o.HistoryDir); err != nil {
+	if err := atomicfile.SyncDir(o.HistoryDir); err != nil {
 		return fmt.Errorf("baseline history: %w", err)
 	}
 	ents, err := os.ReadDir(o.HistoryDir)

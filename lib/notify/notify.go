@@ -160,6 +160,10 @@ type scanState struct {
 	// The digest waits past the marker because ndiff writes its change
 	// events after the scan's lines, end marker included.
 	ended, complete bool
+	// unmarked is a scan gathered by --digest with no start marker in
+	// the input (ndiff's changes from Nmap XML): nothing tells whether
+	// it ended, so its digest is not called incomplete.
+	unmarked bool
 }
 
 type digestGroup struct {
@@ -320,7 +324,7 @@ func (d *dispatcher) handle(l event.Line) error {
 	id := l.Get("scan_id").String()
 	st, ok := d.scans[id]
 	if !ok && d.cfg.Digest == DigestOn {
-		st = &scanState{groups: map[string]*digestGroup{}}
+		st = &scanState{groups: map[string]*digestGroup{}, unmarked: true}
 		d.scans[id] = st
 		ok = true
 	}
@@ -416,7 +420,7 @@ func (d *dispatcher) endOfInput() error {
 	slices.Sort(ids)
 	for _, id := range ids {
 		st := d.scans[id]
-		if err := d.sendDigest(id, st, !(st.ended && st.complete)); err != nil {
+		if err := d.sendDigest(id, st, !st.unmarked && !(st.ended && st.complete)); err != nil {
 			return err
 		}
 		delete(d.scans, id)

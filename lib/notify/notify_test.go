@@ -374,6 +374,36 @@ func TestDigest(t *testing.T) {
 	}
 }
 
+// TestForcedDigestWithoutMarkers checks --digest on changes whose scan has
+// no markers in the input (ndiff's output for Nmap XML): one digest per
+// scan id, not called incomplete, since nothing says the scan was cut
+// short; a scan whose start came but whose end did not is still marked.
+func TestForcedDigestWithoutMarkers(t *testing.T) {
+	rc := newReceiver(t, nil)
+	in := feed(
+		change("X1", "port-opened", "10.0.0.1", 22),
+		change("X1", "port-opened", "10.0.0.2", 80),
+		`{"type":"scan","scan_id":"S3","phase":"start"}`,
+		change("S3", "port-opened", "10.0.0.3", 443),
+	)
+	s, _ := webhook.New(webhook.Options{URL: rc.srv.URL})
+	if rep, err := run(t, t.TempDir(), []notify.Route{{Sink: s}}, notify.DigestOn, in); err != nil || rep.Delivered != 2 {
+		t.Fatalf("%v %+v", err, rep)
+	}
+	got := map[string]notify.Payload{}
+	for _, b := range rc.bodies {
+		var p notify.Payload
+		json.Unmarshal(b, &p)
+		got[p.ScanID] = p
+	}
+	if p := got["X1"]; !p.Digest || p.Count != 2 || p.Incomplete || strings.Contains(p.Title, "incomplete") {
+		t.Errorf("digest without markers: %+v", p)
+	}
+	if p := got["S3"]; !p.Digest || p.Count != 1 || !p.Incomplete {
+		t.Errorf("digest of a scan that never ended: %+v", p)
+	}
+}
+
 func TestDigestPerRouteFilter(t *testing.T) {
 	a := newReceiver(t, nil)
 	b := newReceiver(t, nil)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -16,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/picketscan/picket/lib/atomicfile"
 )
 
 // SentRetention is how long the spool remembers that an alert was
@@ -368,35 +371,18 @@ type PendingAlert struct {
 // writeSync writes data to dir/name atomically and durably: a temporary
 // file, fsync, rename, fsync of the directory.
 func writeSync(dir, name string, data []byte) error {
-	f, err := os.CreateTemp(dir, ".tmp-")
+	err := atomicfile.Replace(dir, name, ".tmp-", 0o600, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("spool: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err != nil {
-		os.Remove(tmp)
 		return fmt.Errorf("spool: write %s: %w", name, err)
 	}
-	return syncDir(dir)
+	return nil
 }
 
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("spool: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return fmt.Errorf("spool: sync %s: %w", dir, err)
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"text/template"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -85,8 +86,10 @@ type Env struct {
 	ReadFile func(string) ([]byte, error)
 	// Template is the content of the global --template file, used by
 	// sinks without a template of their own ("" for the defaults).
-	Template  string
-	DigestMax int
+	Template string
+	// TemplateName names the --template file in errors.
+	TemplateName string
+	DigestMax    int
 	// Timeout is the default per-attempt timeout.
 	Timeout  time.Duration
 	Hostname string
@@ -132,22 +135,25 @@ func Build(spec Spec, env Env) (notify.Route, error) {
 		}
 	}
 	if t == nil {
-		var names []string
-		for _, row := range Types() {
-			names = append(names, row.Name)
-		}
-		return notify.Route{}, fmt.Errorf("sink type %q: want one of %s", spec.Type, strings.Join(names, ", "))
+		return notify.Route{}, fmt.Errorf("sink %w", knownType(spec.Type))
 	}
 	if spec.Name == "" {
 		spec.Name = spec.Type
 	}
-	tmpl := env.Template
+	tmpl, tmplName := env.Template, env.TemplateName
 	if spec.Template != "" {
 		data, err := env.ReadFile(spec.Template)
 		if err != nil {
 			return notify.Route{}, fmt.Errorf("sink %s: template: %w", spec.Name, err)
 		}
-		tmpl = string(data)
+		tmpl, tmplName = string(data), spec.Template
+	}
+	if tmpl != "" {
+		// Parsed here under the file's name, so that a mistake is
+		// reported as FILE:LINE; the sink parses it again for itself.
+		if _, err := template.New(tmplName).Parse(tmpl); err != nil {
+			return notify.Route{}, fmt.Errorf("sink %s: %w", spec.Name, err)
+		}
 	}
 	if env.Now == nil {
 		env.Now = time.Now
@@ -178,6 +184,19 @@ func Build(spec Spec, env Env) (notify.Route, error) {
 		r.Limit = rate.NewLimiter(rate.Limit(rps), max(burst, 1))
 	}
 	return r, nil
+}
+
+// knownType returns nil when name is a sink type of the table, else an
+// error naming the types there are.
+func knownType(name string) error {
+	var names []string
+	for _, row := range Types() {
+		if row.Name == name {
+			return nil
+		}
+		names = append(names, row.Name)
+	}
+	return fmt.Errorf("type %q: want one of %s", name, strings.Join(names, ", "))
 }
 
 // secret reads a secret from the first of: the value itself, a file, a
@@ -341,6 +360,9 @@ func ParseConfig(data []byte) (Config, error) {
 	for i, s := range c.Sinks {
 		if s.Type == "" {
 			return Config{}, fmt.Errorf("sink %d: no type", i+1)
+		}
+		if err := knownType(s.Type); err != nil {
+			return Config{}, fmt.Errorf("sink %d: %w", i+1, err)
 		}
 	}
 	return c, nil

@@ -89,6 +89,7 @@ func TestParseConfig(t *testing.T) {
 		{"{\"sinks\":[\n{\"type\":\"slack\",}]}", "line 2"},
 		{`{"sinks":[]}`, "no sinks"},
 		{`{"sinks":[{"name":"x"}]}`, "no type"},
+		{`{"sinks":[{"type":"file"},{"type":"slak"}]}`, `sink 2: type "slak": want one of webhook, slack,`},
 		{`{"sinks":[{"type":"file"}]} {}`, "more than one"},
 	} {
 		if _, err := ParseConfig([]byte(bad.in)); err == nil || !strings.Contains(err.Error(), bad.want) {
