@@ -115,7 +115,10 @@ func TestCommandLine(t *testing.T) {
 		{"bad port spec", []string{"-p", "22-x", "127.0.0.1"}, 2, nil, []string{`bad port spec "22-x"`}, false},
 		{"unknown flag", []string{"--bogus", "127.0.0.1"}, 2, nil, []string{"flag provided but not defined: -bogus"}, false},
 		{"bad log format", []string{"--log-format", "xml", "-p", "1", "127.0.0.1"}, 2, nil, []string{`bad --log-format "xml"`}, false},
-		{"missing target file", []string{"-iL", "/nonexistent/targets.txt"}, 2, nil, []string{"/nonexistent/targets.txt"}, false},
+		{"missing target file is a runtime error", []string{"-iL", "/nonexistent/targets.txt"}, 1, nil, []string{"/nonexistent/targets.txt"}, false},
+		{"unresolvable exclusion is a runtime error", []string{"-n", "-p", "1", "127.0.0.1", "--exclude", "nowhere.invalid"}, 1, nil, []string{`resolve exclusion "nowhere.invalid"`}, false},
+		{"bad option names its flag", []string{"-n", "--concurrency", "0", "127.0.0.1"}, 2, nil, []string{"bad --concurrency 0: must be at least 1"}, false},
+		{"unknown method names its flag", []string{"-n", "--method", "syn", "127.0.0.1"}, 2, nil, []string{"bad --method syn: unknown method (available: connect)"}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -186,11 +189,11 @@ func TestSignals(t *testing.T) {
 			labnet.Require(t)
 			open := labnet.Listen(t, "127.0.0.1:0").Port
 			drop := labnet.DropPort(t)
-			cmd, stdout, stderr := start(t, "-n", "-Pn", "--timeout", "60s", "-p", fmt.Sprintf("%d,%d", open, drop), "127.0.0.1")
+			// 127.0.0.2 refuses both ports and is done at once; 127.0.0.1
+			// then waits on the dropped port.
+			cmd, stdout, stderr := start(t, "-n", "-Pn", "--all-states", "--timeout", "60s", "-p", fmt.Sprintf("%d,%d", open, drop), "127.0.0.1", "127.0.0.2")
 			sc := bufio.NewScanner(stdout)
 			var lines []string
-			// Wait for the open port's event: by then the scan is
-			// waiting on the dropped port.
 			for sc.Scan() {
 				lines = append(lines, sc.Text())
 				if strings.Contains(sc.Text(), `"type":"port"`) {
@@ -216,7 +219,17 @@ func TestSignals(t *testing.T) {
 			if code := cmd.ProcessState.ExitCode(); code != tc.code {
 				t.Errorf("exit %d, want %d; stderr: %s", code, tc.code, stderr.String())
 			}
-			end := lastEvent(t, strings.Join(lines, "\n"))
+			all := strings.Join(lines, "\n")
+			end := lastEvent(t, all)
+			// The open port found before the signal is still reported,
+			// after its host event.
+			hostAt := strings.Index(all, `"type":"host","time"`)
+			if !strings.Contains(all, fmt.Sprintf(`"ip":"127.0.0.1","port":%d,"proto":"tcp","state":"open"`, open)) {
+				t.Errorf("open port not reported after the signal:\n%s", all)
+			}
+			if hostAt < 0 {
+				t.Errorf("no host event:\n%s", all)
+			}
 			if end["type"] != "scan" || end["phase"] != "end" || end["complete"] != false || end["interrupted"] != tc.name {
 				t.Errorf("last event = %v, want scan end with complete=false interrupted=%s", end, tc.name)
 			}
