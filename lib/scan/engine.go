@@ -502,11 +502,19 @@ func (e *engine) settleAll(h *hostState) {
 }
 
 // reprobe puts the ports of h that went unanswered back to question,
-// after the engine slowed down for h.
+// after the engine slowed down for h, and gives the ports still in
+// question their full count of tries again.
 func (e *engine) reprobe(h *hostState) {
 	noResp := e.reason(ReasonNoResponse)
 	for pi := range h.flags {
-		if h.flags[pi]&(fFinal|fError) == fFinal && h.res[pi].reason == noResp {
+		if h.flags[pi]&fFinal == 0 && h.tries[pi] > 0 && h.tries[pi] < 200 {
+			h.base[pi] = h.tries[pi]
+			if h.flags[pi]&fOut != 0 {
+				h.base[pi]-- // the try in flight counts as the first
+			}
+			continue
+		}
+		if h.flags[pi]&(fFinal|fError) == fFinal && h.res[pi].reason == noResp && h.tries[pi] < 200 {
 			h.flags[pi] &^= fFinal
 			h.base[pi] = h.tries[pi]
 			h.pending++
@@ -524,10 +532,31 @@ func (e *engine) queueRetry(h *hostState, pi int) {
 
 // check finishes h once every port has a result and nothing is in
 // flight.
+// A host that dropped probes since the engine last judged it is not
+// finished yet: the engine slows down and probes its unanswered ports
+// again (a host behind an ICMP rate limit answers one probe a second).
 func (e *engine) check(h *hostState) {
-	if !h.done && h.pending == 0 && h.flight == 0 {
-		e.finishHost(h)
+	if h.done || h.pending != 0 || h.flight != 0 {
+		return
 	}
+	if e.p.mode == modePorts && h.t.suspect() && e.hasNoResponse(h) && h.t.evaluate(time.Now(), true) {
+		e.reprobe(h)
+		if h.pending > 0 {
+			return
+		}
+	}
+	e.finishHost(h)
+}
+
+// hasNoResponse reports whether some port of h went unanswered.
+func (e *engine) hasNoResponse(h *hostState) bool {
+	noResp := e.reason(ReasonNoResponse)
+	for pi := range h.flags {
+		if h.flags[pi]&(fFinal|fError) == fFinal && h.res[pi].reason == noResp {
+			return true
+		}
+	}
+	return false
 }
 
 // finishHost removes h from the active hosts and hands it to a finisher.
