@@ -276,6 +276,9 @@ func (e *engine) carryExpiry(x expiry) {
 	r, ok := e.sess.Expire(Probe{Dst: dst, Try: x.try}, x.final)
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if !ok && !x.h.done {
+		x.h.t.expired()
+	}
 	switch {
 	case ok:
 		e.settle(x.h, x.pi, x.try, r)

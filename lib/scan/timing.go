@@ -140,6 +140,22 @@ func (t *hostTiming) allowedRetries(max_ int) int {
 	return min(max_, max(1, t.maxTry+1))
 }
 
+// expired records a probe that got no answer in time. A silent port
+// (a firewall's drop) is no sign of congestion: the window grows as for
+// an answer, or a host that drops most ports would be probed a few ports
+// at a time. Drops that a rate limit causes show as answers to resent
+// probes, which shrink the window and slow the host down.
+func (t *hostTiming) expired() { t.grow() }
+
+func (t *hostTiming) grow() {
+	if t.cwnd < t.ssthresh {
+		t.cwnd++
+	} else {
+		t.cwnd += 1 / t.cwnd
+	}
+	t.cwnd = min(t.cwnd, t.maxCwnd)
+}
+
 // late reports whether an RTT spans one of the kernel's SYN resends (a
 // second or more where the host usually answers much faster): the first
 // SYN was dropped.
@@ -171,12 +187,7 @@ func (t *hostTiming) answered(try int, rtt time.Duration, now time.Time) (reprob
 		}
 	} else {
 		t.good++
-		if t.cwnd < t.ssthresh {
-			t.cwnd++
-		} else {
-			t.cwnd += 1 / t.cwnd
-		}
-		t.cwnd = min(t.cwnd, t.maxCwnd)
+		t.grow()
 	}
 	if t.good+t.bad < minWindow || now.Sub(t.winStart) < minSpan {
 		return false
