@@ -28,10 +28,13 @@ event per open port (every port with --all-states), and a scan end with
 blocks, octet ranges (192.0.2.1-20, 10.0-3.1.1-254) and host names.
 
 Hosts are first pinged with a TCP connect to ports 80 and 443 (Nmap's
-unprivileged ping); -Pn skips that and scans every target. Probes are
-spread over all targets and ports in a random order. On SIGINT or
-SIGTERM probe stops sending, writes the scan end with "complete": false
-and exits 130 or 143.`,
+unprivileged ping); -Pn skips that and scans every target. Hosts and
+their ports are probed in a random order (the seed is in the scan
+start). Timeouts follow each host's round-trip time; a host that drops
+probes sent fast is paced and its silent ports are probed again. A
+host's event comes before its port events. On SIGINT or SIGTERM probe
+sends nothing more, writes what it found and the scan end with
+"complete": false, and exits 130 or 143.`,
 		Examples: []string{
 			"probe -n -p 22,80,443 127.0.0.1",
 			"probe -n -Pn -p- --all-states 127.0.0.1 | jq -c 'select(.type==\"port\")'",

@@ -99,6 +99,8 @@ type hostState struct {
 	best   Result // the most telling non-answer, for a host found down
 	done   bool
 	active int // position in the engine's active list, -1 if none
+	// reasons is the engine's reason table as of the host's finish.
+	reasons []string
 }
 
 // expiry is a probe the engine stopped waiting for.
@@ -148,6 +150,10 @@ type engine struct {
 	reasons    []string
 	reasonIdx  map[string]uint8
 	finishedCh chan *hostState
+	// finishing counts hosts handed to a finisher and not yet written;
+	// they count against maxActive, so the finishers' queue never fills
+	// and a slow finisher (reverse DNS) holds back new hosts.
+	finishing int
 }
 
 // states maps portRes.state to names.
@@ -171,7 +177,7 @@ func (p phase) run(ctx context.Context) error {
 		portIndex:  make([]int32, 1<<16),
 		reasonIdx:  make(map[string]uint8),
 		reasons:    []string{""},
-		finishedCh: make(chan *hostState, 64),
+		finishedCh: make(chan *hostState, max(1, p.maxActive)),
 	}
 	for i := range e.portIndex {
 		e.portIndex[i] = -1
@@ -192,6 +198,10 @@ func (p phase) run(ctx context.Context) error {
 		finishers.Go(func() {
 			for h := range e.finishedCh {
 				p.finish(e, h)
+				e.mu.Lock()
+				e.finishing--
+				e.wake()
+				e.mu.Unlock()
 			}
 		})
 	}
@@ -312,7 +322,7 @@ func (e *engine) next(ctx context.Context, timer *time.Timer, xs *[]expiry) (Pro
 			return Probe{}, nil, 0, true
 		}
 		e.fill(now)
-		if len(e.active) == 0 && e.exhausted && len(e.deferred) == 0 {
+		if len(e.active) == 0 && e.exhausted && len(e.deferred) == 0 && e.finishing == 0 {
 			e.wake()
 			return Probe{}, nil, 0, false
 		}
@@ -579,13 +589,17 @@ func (e *engine) finishHost(h *hostState) {
 		delete(e.byAddr, h.addr)
 	}
 	h.flight = 0
+	// Reasons are only ever appended: the host keeps the table as it is
+	// now, which holds every reason of its ports.
+	h.reasons = e.reasons
+	e.finishing++
 	e.finishedCh <- h
 	e.wake()
 }
 
 // fill activates hosts up to the phase's limit.
 func (e *engine) fill(now time.Time) {
-	for len(e.active) < e.p.maxActive {
+	for len(e.active)+e.finishing < e.p.maxActive {
 		var h host
 		switch {
 		case len(e.deferred) > 0 && e.byAddr[e.deferred[0].addr] == nil:
@@ -685,18 +699,13 @@ func (e *engine) wake() {
 	}
 }
 
-// portResults returns the results of h in port order, for its events.
-// It must be called after h is finished; reasons are read from the
-// engine's table, which only grows.
-func (e *engine) result(h *hostState, pi int) (Result, bool) {
+// result returns the result of port pi of a finished host.
+func (h *hostState) result(pi int) (Result, bool) {
 	f := h.flags[pi]
 	if f&fFinal == 0 || f&fError != 0 {
 		return Result{}, false
 	}
 	r := h.res[pi]
-	e.mu.Lock()
-	reason := e.reasons[r.reason]
-	e.mu.Unlock()
-	return Result{State: states[r.state], Reason: reason, TTL: int(r.ttl),
+	return Result{State: states[r.state], Reason: h.reasons[r.reason], TTL: int(r.ttl),
 		RTT: time.Duration(float64(r.rtt) * float64(time.Millisecond))}, true
 }

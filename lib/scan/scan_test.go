@@ -428,6 +428,25 @@ func TestSetupRejectsBadInput(t *testing.T) {
 	}
 }
 
+// TestSetupLeavesOutOtherProtocols scans the TCP part of a spec with
+// UDP ports and says so.
+func TestSetupLeavesOutOtherProtocols(t *testing.T) {
+	var logs bytes.Buffer
+	o := baseOptions("T:80,U:53,161", "127.0.0.1")
+	o.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	o.Out = event.NewWriter(io.Discard)
+	cfg, err := scan.Setup(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Ports.String(); got != "T:80" || cfg.Scope.Ports != "T:80" {
+		t.Errorf("ports %q, scope %q; want T:80", got, cfg.Scope.Ports)
+	}
+	if !strings.Contains(logs.String(), "2 udp ports left out: method connect probes tcp only") {
+		t.Errorf("no note about the UDP ports:\n%s", logs.String())
+	}
+}
+
 func TestScanRateLimit(t *testing.T) {
 	labnet.Require(t)
 	// 60 closed ports at 40 probes per second cannot finish in less
