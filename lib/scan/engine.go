@@ -89,10 +89,13 @@ type hostState struct {
 	tries   []uint8
 	local   []uint8 // local failures per port
 	base    []uint8 // tries that do not count: local failures, rounds before a reprobe
-	res     []portRes
-	pending int // ports without a result
-	flight  int // probes in flight
-	t       hostTiming
+	// deadline is when the latest try of each port times out, since the
+	// engine's epoch.
+	deadline []int64
+	res      []portRes
+	pending  int // ports without a result
+	flight   int // probes in flight
+	t        hostTiming
 	// up is set by the first answer that proves the host alive.
 	up     bool
 	upWhy  Result
@@ -133,8 +136,9 @@ func (q *timeoutHeap) Pop() any {
 }
 
 type engine struct {
-	p    phase
-	sess Session
+	p     phase
+	sess  Session
+	epoch time.Time
 
 	mu         sync.Mutex
 	changed    chan struct{}
@@ -172,6 +176,7 @@ func stateIndex(s string) uint8 {
 func (p phase) run(ctx context.Context) error {
 	e := &engine{
 		p:          p,
+		epoch:      time.Now(),
 		changed:    make(chan struct{}),
 		byAddr:     make(map[netip.Addr]*hostState),
 		portIndex:  make([]int32, 1<<16),
@@ -271,11 +276,15 @@ func (e *engine) sender(ctx context.Context) {
 			return
 		}
 		r, done := e.sess.Send(p)
+		e.mu.Lock()
 		if done {
-			e.mu.Lock()
 			e.answer(h, pi, p.Try, r, true)
-			e.mu.Unlock()
+		} else if !h.done && h.flags[pi]&fOut != 0 && int(h.tries[pi])-1 == p.Try {
+			// Only a probe still waiting needs a timeout; most answers
+			// on a LAN are there as Send returns.
+			heap.Push(&e.timeouts, timeoutEntry{at: e.epoch.Add(time.Duration(h.deadline[pi])), h: h, pi: int32(pi), try: uint8(min(p.Try, 255))})
 		}
+		e.mu.Unlock()
 	}
 }
 
@@ -374,7 +383,7 @@ func (e *engine) launch(h *hostState, pi int, now time.Time) Probe {
 	e.flight++
 	h.t.sent(now)
 	last := try-int(h.base[pi]) >= h.t.allowedRetries(e.p.retries)
-	heap.Push(&e.timeouts, timeoutEntry{at: now.Add(h.t.timeout(last)), h: h, pi: int32(pi), try: uint8(min(try, 255))})
+	h.deadline[pi] = int64(now.Add(h.t.timeout(last)).Sub(e.epoch))
 	if e.p.onSend != nil {
 		e.p.onSend(try > 0)
 	}
@@ -628,17 +637,18 @@ func (e *engine) fill(now time.Time) {
 func (e *engine) activate(h host, now time.Time) {
 	n := len(e.p.ports)
 	hs := &hostState{
-		host:    h,
-		ports:   e.p.ports,
-		perm:    newPermutation(uint64(n), e.p.seed^mix64(h.index+1)),
-		flags:   make([]uint8, n),
-		tries:   make([]uint8, n),
-		local:   make([]uint8, n),
-		base:    make([]uint8, n),
-		res:     make([]portRes, n),
-		pending: n,
-		t:       newHostTiming(e.p.timing, e.p.conc, now),
-		active:  len(e.active),
+		host:     h,
+		ports:    e.p.ports,
+		perm:     newPermutation(uint64(n), e.p.seed^mix64(h.index+1)),
+		flags:    make([]uint8, n),
+		tries:    make([]uint8, n),
+		local:    make([]uint8, n),
+		base:     make([]uint8, n),
+		deadline: make([]int64, n),
+		res:      make([]portRes, n),
+		pending:  n,
+		t:        newHostTiming(e.p.timing, e.p.conc, now),
+		active:   len(e.active),
 	}
 	if e.p.start != nil {
 		e.p.start(hs)

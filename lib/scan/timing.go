@@ -241,11 +241,11 @@ func (t *hostTiming) evaluate(now time.Time, force bool) (reprobe bool) {
 	if judge {
 		t.prevShare, t.judged = share, true
 	}
-	// Send no faster than the host answered, with some room, and at
+	// Send no faster than the host answered, with a tenth of room, and at
 	// least half as fast as before.
 	d := max(2*t.delay, 5*time.Millisecond)
 	if elapsed > 0 && n > 0 {
-		d = max(d, elapsed*5/4/time.Duration(n))
+		d = max(d, elapsed*11/10/time.Duration(n))
 	}
 	t.delay = min(d, t.c.MaxDelay)
 	if t.throttle == "" {
