@@ -158,7 +158,7 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 	if len(tsrc) == 0 {
 		return Config{}, &UsageError{Err: targets.ErrNoTargets}
 	}
-	xsrc := targets.Args(o.Exclude, "--exclude")
+	xsrc := targets.Args(o.Exclude, "exclusion")
 	if o.ExcludeFile != "" {
 		list, err := readList(o.ExcludeFile, o.Stdin)
 		if err != nil {
