@@ -37,7 +37,12 @@ var _ scan.Method = (*Method)(nil)
 
 // New returns the connect method.
 func New(c scan.MethodConfig) (scan.Method, error) {
-	return &Method{maxLinger: maxLingerPerProbe * max(1, c.Concurrency)}, nil
+	linger := maxLingerPerProbe * max(1, c.Concurrency)
+	if c.Files > 0 {
+		// Sockets in flight come first; lingering ones use what is left.
+		linger = min(linger, max(0, c.Files-c.Concurrency))
+	}
+	return &Method{maxLinger: linger}, nil
 }
 
 // Proto returns TCP.
