@@ -493,7 +493,9 @@ func (e *engine) settle(h *hostState, pi, try int, r Result) {
 		if try < 0 {
 			try = int(h.tries[pi]) - 1
 		}
-		if h.t.answered(max(0, try-int(h.base[pi])), r.RTT, time.Now()) {
+		// Tries before the port's current round (before the last
+		// slowdown) tell nothing about the pace the host gets now.
+		if eff := try - int(h.base[pi]); eff >= 0 && h.t.answered(eff, r.RTT, time.Now()) {
 			e.reprobe(h)
 		}
 		if !h.up {
