@@ -62,8 +62,8 @@ func flags() []cli.Flag {
 		&cli.IntFlag{Name: "concurrency", Value: 512, Usage: "keep at most `N` probes in flight"},
 		&cli.IntFlag{Name: "retries", Aliases: []string{"max-retries"}, Value: 10, Usage: "resend an unanswered probe up to `N` times (fewer while the host answers first tries)"},
 		&cli.DurationFlag{Name: "timeout", Aliases: []string{"initial-rtt-timeout"}, Value: time.Second, Usage: "wait `DURATION` for an answer until a host's round-trip time is measured"},
-		&cli.DurationFlag{Name: "min-rtt-timeout", Value: scan.DefaultTiming.MinRTO, Usage: "wait at least `DURATION` for an answer"},
-		&cli.DurationFlag{Name: "max-rtt-timeout", Value: scan.DefaultTiming.MaxRTO, Usage: "wait at most `DURATION` for an answer"},
+		&cli.DurationFlag{Name: "min-rtt-timeout", Value: scan.DefaultTiming().MinRTO, Usage: "wait at least `DURATION` for an answer"},
+		&cli.DurationFlag{Name: "max-rtt-timeout", Value: scan.DefaultTiming().MaxRTO, Usage: "wait at most `DURATION` for an answer"},
 		&cli.BoolFlag{Name: "all-states", Usage: "report closed and filtered ports and down hosts too"},
 		&cli.Uint64Flag{Name: "seed", Usage: "shuffle the probe order with `SEED`, to repeat an order (0: a new order each run)"},
 	}

@@ -84,7 +84,7 @@ func testConfig(t *testing.T, m Method, portSpec string, specs ...string) (Confi
 	if err != nil {
 		t.Fatal(err)
 	}
-	timing := DefaultTiming
+	timing := DefaultTiming()
 	timing.InitialRTO = 50 * time.Millisecond
 	timing.FinalWait = 50 * time.Millisecond
 	var buf bytes.Buffer

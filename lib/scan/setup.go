@@ -105,7 +105,7 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	timing := DefaultTiming
+	timing := DefaultTiming()
 	if o.Timing != nil {
 		timing = *o.Timing
 	} else {
@@ -226,8 +226,8 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 		// Discovery pings with the scan's own method when it speaks
 		// TCP; that is the only kind there is so far.
 		cfg.Discovery = method
-		cfg.DiscoveryPorts = DiscoveryPorts
-		cfg.Scope.Discovery = DiscoveryName(spec.Name, DiscoveryPorts)
+		cfg.DiscoveryPorts = DefaultDiscoveryPorts()
+		cfg.Scope.Discovery = DiscoveryName(spec.Name, cfg.DiscoveryPorts)
 	}
 	return cfg, nil
 }

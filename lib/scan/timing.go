@@ -23,13 +23,15 @@ type Timing struct {
 }
 
 // DefaultTiming is the timing a scan uses unless told otherwise.
-var DefaultTiming = Timing{
-	InitialRTO: time.Second,
-	MinRTO:     100 * time.Millisecond,
-	MaxRTO:     10 * time.Second,
-	FinalWait:  1500 * time.Millisecond,
-	MaxDelay:   1500 * time.Millisecond,
-	InitCwnd:   10,
+func DefaultTiming() Timing {
+	return Timing{
+		InitialRTO: time.Second,
+		MinRTO:     100 * time.Millisecond,
+		MaxRTO:     10 * time.Second,
+		FinalWait:  1500 * time.Millisecond,
+		MaxDelay:   1500 * time.Millisecond,
+		InitCwnd:   10,
+	}
 }
 
 // Throttle values of a host event: how the engine had to pace a host.
