@@ -63,10 +63,11 @@ type phase struct {
 
 // Per-port flags.
 const (
-	fFinal  uint8 = 1 << iota // the port has its result
-	fOut                      // its latest try is in flight
-	fQueued                   // it waits in the retry queue
-	fError                    // it ended with a local error
+	fFinal    uint8 = 1 << iota // the port has its result
+	fOut                        // its latest try is in flight
+	fQueued                     // it waits in the retry queue
+	fError                      // it ended with a local error
+	fReprobed                   // it went unanswered once and is asked again
 )
 
 // portRes is a port's result, packed: the engine holds one per port of
@@ -102,6 +103,9 @@ type hostState struct {
 	best   Result // the most telling non-answer, for a host found down
 	done   bool
 	active int // position in the engine's active list, -1 if none
+	// recovered counts re-probed ports that answered since the last
+	// slowdown: then the ports still unanswered are suspect too.
+	recovered int
 	// reasons is the engine's reason table as of the host's finish.
 	reasons []string
 }
@@ -489,6 +493,10 @@ func (e *engine) settle(h *hostState, pi, try int, r Result) {
 		return
 	}
 	h.best = r
+	if h.flags[pi]&fReprobed != 0 {
+		h.flags[pi] &^= fReprobed
+		h.recovered++
+	}
 	if r.answered() {
 		if try < 0 {
 			try = int(h.tries[pi]) - 1
@@ -530,6 +538,7 @@ func (e *engine) settleAll(h *hostState) {
 // question their full count of tries again.
 func (e *engine) reprobe(h *hostState) {
 	noResp := e.reason(ReasonNoResponse)
+	h.recovered = 0
 	for pi := range h.flags {
 		if h.flags[pi]&fFinal == 0 && h.tries[pi] > 0 && h.tries[pi] < 200 {
 			h.base[pi] = h.tries[pi]
@@ -540,6 +549,7 @@ func (e *engine) reprobe(h *hostState) {
 		}
 		if h.flags[pi]&(fFinal|fError) == fFinal && h.res[pi].reason == noResp && h.tries[pi] < 200 {
 			h.flags[pi] &^= fFinal
+			h.flags[pi] |= fReprobed
 			h.base[pi] = h.tries[pi]
 			h.pending++
 			e.queueRetry(h, pi)
@@ -563,7 +573,7 @@ func (e *engine) check(h *hostState) {
 	if h.done || h.pending != 0 || h.flight != 0 {
 		return
 	}
-	if e.p.mode == modePorts && h.t.suspect() && e.hasNoResponse(h) && h.t.evaluate(time.Now(), true) {
+	if e.p.mode == modePorts && h.t.suspect(h.recovered > 0) && e.hasNoResponse(h) && h.t.evaluate(time.Now(), true) {
 		e.reprobe(h)
 		if h.pending > 0 {
 			return

@@ -198,22 +198,23 @@ func (t *hostTiming) answered(try int, rtt time.Duration, now time.Time) (reprob
 }
 
 // suspect reports whether the host dropped probes since the last
-// judgement and the engine may still slow down for it: then its
-// unanswered ports are not final yet.
-func (t *hostTiming) suspect() bool {
-	return t.bad > 0 && t.throttle != ThrottleGaveUp && t.delay < t.c.MaxDelay
+// judgement, or answered for ports it had left unanswered before (recovered),
+// and the engine may still slow down for it: then its unanswered ports
+// are not final yet.
+func (t *hostTiming) suspect(recovered bool) bool {
+	return (t.bad > 0 || recovered) && t.throttle != ThrottleGaveUp && t.delay < t.c.MaxDelay
 }
 
 // evaluate judges the current window of answers: when too many of them
 // needed a resend, the engine slows down for the host (and the caller
 // probes its unanswered ports again), unless slowing down has not made
-// the host answer a larger share of first tries, twice in a row — then
+// the host answer a larger share of first tries, three times in a row — then
 // the loss does not depend on the rate, and the engine gives up on
 // slowing down. A window without drops speeds the host up by a quarter.
 // force judges a short window at the end of a host.
 func (t *hostTiming) evaluate(now time.Time, force bool) (reprobe bool) {
 	n := t.good + t.bad
-	lossy := t.bad*5 > n || (force && t.bad > 0)
+	lossy := t.bad*5 > n || force
 	// The share of answers that came at the first try: a rate limit
 	// lets more of the first tries through when probes come slower;
 	// random loss does not.
@@ -240,7 +241,7 @@ func (t *hostTiming) evaluate(now time.Time, force bool) (reprobe bool) {
 	if judge && t.delay > 0 && t.judged {
 		if share < 0.8 && share < t.prevShare*1.4+0.05 {
 			t.futile++
-			if t.futile >= 2 {
+			if t.futile >= 3 {
 				t.throttle = ThrottleGaveUp
 				t.delay = 0
 				t.next = time.Time{}
