@@ -473,8 +473,8 @@ func (e *engine) settle(h *hostState, pi, try int, r Result) {
 		}
 	} else {
 		h.pending--
-		if e.p.onDone != nil {
-			e.p.onDone()
+		if e.p.onDone != nil && f&fReprobed == 0 {
+			e.p.onDone() // a port asked again was counted the first time
 		}
 	}
 	h.flags[pi] |= fFinal
