@@ -282,7 +282,7 @@ func (e *engine) sender(ctx context.Context) {
 		r, done := e.sess.Send(p)
 		e.mu.Lock()
 		if done {
-			e.answer(h, pi, p.Try, r, true)
+			e.answer(h, pi, p.Try, r)
 		} else if !h.done && h.flags[pi]&fOut != 0 && int(h.tries[pi])-1 == p.Try {
 			// Only a probe still waiting needs a timeout; most answers
 			// on a LAN are there as Send returns.
@@ -421,12 +421,12 @@ func (e *engine) sink(a Answer) {
 	if pi < 0 || int(pi) >= len(h.ports) {
 		return
 	}
-	e.answer(h, int(pi), a.Try, a.Result, false)
+	e.answer(h, int(pi), a.Try, a.Result)
 }
 
-// answer takes the outcome of try (or -1) of port pi of h. sent says it
-// came straight from Send.
-func (e *engine) answer(h *hostState, pi, try int, r Result, sent bool) {
+// answer takes the outcome of try (or -1) of port pi of h, from Send or
+// from the sink.
+func (e *engine) answer(h *hostState, pi, try int, r Result) {
 	defer e.wake()
 	if h.done {
 		return
