@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/picketscan/picket/lib/event"
 	"github.com/picketscan/picket/lib/ports"
 	"github.com/picketscan/picket/lib/scan"
+	"github.com/picketscan/picket/lib/scan/methods"
 )
 
 func command() app.Tool {
@@ -27,10 +29,13 @@ event per open port (every port with --all-states), and a scan end with
 blocks, octet ranges (192.0.2.1-20, 10.0-3.1.1-254) and host names.
 
 Hosts are first pinged with a TCP connect to ports 80 and 443 (Nmap's
-unprivileged ping); -Pn skips that and scans every target. Probes are
-spread over all targets and ports in a random order. On SIGINT or
-SIGTERM probe stops sending, writes the scan end with "complete": false
-and exits 130 or 143.
+unprivileged ping); -Pn skips that and scans every target. Hosts and
+their ports are probed in a random order (the seed is in the scan
+start). Timeouts follow each host's round-trip time; a host that drops
+probes sent fast is paced and its silent ports are probed again. A
+host's event comes before its port events. On SIGINT or SIGTERM probe
+sends nothing more, writes what it found and the scan end with
+"complete": false, and exits 130 or 143.
 
 When no target is left to scan, because every target is excluded or the
 -iL list is empty, probe warns on stderr, writes a scan start and a scan
@@ -62,11 +67,13 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "exclude-file", Usage: "never probe the targets listed in `FILE`"},
 		&cli.BoolFlag{Name: "Pn", Usage: "skip host discovery: treat every target as up"},
 		&cli.BoolFlag{Name: "n", Usage: "never do reverse DNS lookups"},
-		&cli.StringFlag{Name: "method", Value: "connect", Usage: "probe `METHOD`: connect (a full TCP handshake; needs no privileges)"},
+		&cli.StringFlag{Name: "method", Value: "connect", Usage: "probe `METHOD`: " + methodHelp()},
 		&cli.Float64Flag{Name: "rate", Aliases: []string{"max-rate"}, Usage: "send at most `N` probes per second in all (0: no limit)"},
 		&cli.IntFlag{Name: "concurrency", Value: 512, Usage: "keep at most `N` probes in flight"},
-		&cli.IntFlag{Name: "retries", Aliases: []string{"max-retries"}, Value: 1, Usage: "resend an unanswered probe up to `N` times"},
-		&cli.DurationFlag{Name: "timeout", Value: time.Second, Usage: "wait `DURATION` for an answer to each probe"},
+		&cli.IntFlag{Name: "retries", Aliases: []string{"max-retries"}, Value: 10, Usage: "resend an unanswered probe up to `N` times (fewer while the host answers first tries)"},
+		&cli.DurationFlag{Name: "timeout", Aliases: []string{"initial-rtt-timeout"}, Value: time.Second, Usage: "wait `DURATION` for an answer until a host's round-trip time is measured"},
+		&cli.DurationFlag{Name: "min-rtt-timeout", Value: scan.DefaultTiming().MinRTO, Usage: "wait at least `DURATION` for an answer"},
+		&cli.DurationFlag{Name: "max-rtt-timeout", Value: scan.DefaultTiming().MaxRTO, Usage: "wait at most `DURATION` for an answer"},
 		&cli.BoolFlag{Name: "all-states", Usage: "report closed and filtered ports and down hosts too"},
 		&cli.Uint64Flag{Name: "seed", Usage: "shuffle the probe order with `SEED`, to repeat an order (0: a new order each run)"},
 	}
@@ -109,12 +116,15 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 		ExcludePorts: c.String("exclude-ports"),
 		ServicesFile: c.String("servicedb"),
 		Method:       c.String("method"),
+		Methods:      methods.List(),
 		NoPing:       c.Bool("Pn"),
 		NoDNS:        c.Bool("n"),
 		Concurrency:  c.Int("concurrency"),
 		Rate:         c.Float64("rate"),
 		Retries:      c.Int("retries"),
 		Timeout:      c.Duration("timeout"),
+		MinRTT:       c.Duration("min-rtt-timeout"),
+		MaxRTT:       c.Duration("max-rtt-timeout"),
 		AllStates:    c.Bool("all-states"),
 		Seed:         c.Uint64("seed"),
 		Stdin:        env.Stdin,
@@ -125,12 +135,12 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 	}
 	cfg, err := scan.Setup(ctx, opts)
 	if err != nil {
-		return app.WithCode(app.ExitUsage, err)
+		return setupError(err)
 	}
 	if env.StderrTerminal && !c.Bool("quiet") {
 		cfg.Progress = progressLine(env.Stderr)
 	}
-	env.Log.Debug("scan setup", "addresses", cfg.Targets.Len(), "ports", len(cfg.Ports),
+	env.Log.Debug("scan setup", "addresses", cfg.Targets.Len(), "ports", cfg.Ports.Len(),
 		"method", opts.Method, "rate", cfg.Rate, "seed", cfg.Seed)
 	env.Log.Log(ctx, app.LevelTrace, "scan scope", "targets", strings.Join(cfg.Scope.Targets, ","),
 		"exclude", strings.Join(cfg.Scope.Exclude, ","), "ports", cfg.Scope.Ports)
@@ -145,6 +155,55 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 		return cause
 	}
 	return nil
+}
+
+// flagOf names the flag of each scan.Options field that Setup may
+// complain about.
+var flagOf = map[string]string{
+	"Method":       "--method",
+	"Ports":        "-p",
+	"TopPorts":     "--top-ports",
+	"ExcludePorts": "--exclude-ports",
+	"Concurrency":  "--concurrency",
+	"Rate":         "--rate",
+	"Retries":      "--retries",
+	"Timeout":      "--timeout",
+	"MinRTT":       "--min-rtt-timeout",
+	"MaxRTT":       "--max-rtt-timeout",
+}
+
+// setupError gives a Setup error its exit code: a mistake in the flags
+// or specs is a usage error (2), naming the flag; anything else, such as
+// a name that does not resolve or a target file that cannot be read, is
+// a runtime error (1).
+func setupError(err error) error {
+	var ue *scan.UsageError
+	if !errors.As(err, &ue) {
+		return err
+	}
+	if ue.Option == "" {
+		return app.WithCode(app.ExitUsage, ue.Err)
+	}
+	flag := flagOf[ue.Option]
+	if flag == "" {
+		flag = ue.Option
+	}
+	if ue.Value == "" {
+		return app.Usagef("%s: %v", flag, ue.Err)
+	}
+	return app.Usagef("bad %s %s: %v", flag, ue.Value, ue.Err)
+}
+
+// methodHelp lists the probe methods for --help.
+func methodHelp() string {
+	var b strings.Builder
+	for i, m := range methods.List() {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s (%s)", m.Name, m.Doc)
+	}
+	return b.String()
 }
 
 // progressLine returns a progress callback that redraws one line on a

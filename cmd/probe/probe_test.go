@@ -25,7 +25,7 @@ var probeBin string
 // network namespace, so that they exercise the real program: flag
 // parsing, signals, exit codes and a closed stdout.
 func TestMain(m *testing.M) {
-	if labnet.Private() || os.Getenv("PICKET_LABNET") != "" {
+	if os.Getenv("PICKET_LABNET") != "" {
 		dir, err := os.MkdirTemp("", "probe-test")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -115,7 +115,10 @@ func TestCommandLine(t *testing.T) {
 		{"bad port spec", []string{"-p", "22-x", "127.0.0.1"}, 2, nil, []string{`bad port spec "22-x"`}, false},
 		{"unknown flag", []string{"--bogus", "127.0.0.1"}, 2, nil, []string{"flag provided but not defined: -bogus"}, false},
 		{"bad log format", []string{"--log-format", "xml", "-p", "1", "127.0.0.1"}, 2, nil, []string{`bad --log-format "xml"`}, false},
-		{"missing target file", []string{"-iL", "/nonexistent/targets.txt"}, 2, nil, []string{"/nonexistent/targets.txt"}, false},
+		{"missing target file is a runtime error", []string{"-iL", "/nonexistent/targets.txt"}, 1, nil, []string{"/nonexistent/targets.txt"}, false},
+		{"unresolvable exclusion is a runtime error", []string{"-n", "-p", "1", "127.0.0.1", "--exclude", "nowhere.invalid"}, 1, nil, []string{`resolve exclusion "nowhere.invalid"`}, false},
+		{"bad option names its flag", []string{"-n", "--concurrency", "0", "127.0.0.1"}, 2, nil, []string{"bad --concurrency 0: must be at least 1"}, false},
+		{"unknown method names its flag", []string{"-n", "--method", "syn", "127.0.0.1"}, 2, nil, []string{"bad --method syn: unknown method (available: connect)"}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -186,11 +189,11 @@ func TestSignals(t *testing.T) {
 			labnet.Require(t)
 			open := labnet.Listen(t, "127.0.0.1:0").Port
 			drop := labnet.DropPort(t)
-			cmd, stdout, stderr := start(t, "-n", "-Pn", "--timeout", "60s", "-p", fmt.Sprintf("%d,%d", open, drop), "127.0.0.1")
+			// 127.0.0.2 refuses both ports and is done at once; 127.0.0.1
+			// then waits on the dropped port.
+			cmd, stdout, stderr := start(t, "-n", "-Pn", "--all-states", "--timeout", "60s", "-p", fmt.Sprintf("%d,%d", open, drop), "127.0.0.1", "127.0.0.2")
 			sc := bufio.NewScanner(stdout)
 			var lines []string
-			// Wait for the open port's event: by then the scan is
-			// waiting on the dropped port.
 			for sc.Scan() {
 				lines = append(lines, sc.Text())
 				if strings.Contains(sc.Text(), `"type":"port"`) {
@@ -216,7 +219,17 @@ func TestSignals(t *testing.T) {
 			if code := cmd.ProcessState.ExitCode(); code != tc.code {
 				t.Errorf("exit %d, want %d; stderr: %s", code, tc.code, stderr.String())
 			}
-			end := lastEvent(t, strings.Join(lines, "\n"))
+			all := strings.Join(lines, "\n")
+			end := lastEvent(t, all)
+			// The open port found before the signal is still reported,
+			// after its host event.
+			hostAt := strings.Index(all, `"type":"host","time"`)
+			if !strings.Contains(all, fmt.Sprintf(`"ip":"127.0.0.1","port":%d,"proto":"tcp","state":"open"`, open)) {
+				t.Errorf("open port not reported after the signal:\n%s", all)
+			}
+			if hostAt < 0 {
+				t.Errorf("no host event:\n%s", all)
+			}
 			if end["type"] != "scan" || end["phase"] != "end" || end["complete"] != false || end["interrupted"] != tc.name {
 				t.Errorf("last event = %v, want scan end with complete=false interrupted=%s", end, tc.name)
 			}
@@ -306,5 +319,117 @@ func TestProgressLineOnTerminal(t *testing.T) {
 	}
 	if bytes.Contains(events, []byte("ETA")) || !bytes.Contains(events, []byte(`"complete":true`)) {
 		t.Errorf("stdout should hold only events:\n%s", events)
+	}
+}
+
+// activeOpens reads the namespace's count of connects begun (TCP
+// ActiveOpens in /proc/net/snmp): what left the machine, counted by the
+// kernel.
+func activeOpens(t *testing.T) int {
+	t.Helper()
+	data, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var head []string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Tcp:" {
+			continue
+		}
+		if head == nil {
+			head = f
+			continue
+		}
+		for i, name := range head {
+			if name == "ActiveOpens" && i < len(f) {
+				n, err := strconv.Atoi(f[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+		}
+	}
+	t.Fatal("no Tcp ActiveOpens in /proc/net/snmp")
+	return 0
+}
+
+// dropHost is a lab host whose firewall drops every TCP probe.
+func dropHost(t *testing.T) string {
+	t.Helper()
+	return labnet.Lab(t, labnet.HostSpec{Rules: "tcp dport 1-65535 drop"})[0].Addr.String()
+}
+
+// TestRateHoldsOnTheWire samples the kernel's count of connects while
+// probe scans a host that answers nothing: no 100 ms holds more than
+// --rate×0.1 plus a burst of one.
+func TestRateHoldsOnTheWire(t *testing.T) {
+	labnet.Require(t)
+	addr := dropHost(t)
+	type sample struct {
+		at time.Time
+		n  int
+	}
+	base := activeOpens(t)
+	cmd, stdout, stderr := start(t, "-n", "-Pn", "--rate", "100", "--timeout", "200ms", "--max-rtt-timeout", "300ms", "-p", "1-150", addr)
+	done := make(chan error, 1)
+	go func() { _, _ = io.Copy(io.Discard, stdout); done <- cmd.Wait() }()
+	var samples []sample
+	for running := true; running; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("probe: %v: %s", err, stderr)
+			}
+			running = false
+		case <-time.After(5 * time.Millisecond):
+		}
+		samples = append(samples, sample{time.Now(), activeOpens(t) - base})
+	}
+	if total := samples[len(samples)-1].n; total < 300 {
+		t.Fatalf("%d connects, want 300 (150 ports, each tried twice)", total)
+	}
+	const limit = 100*0.1 + 1
+	for i := range samples {
+		for j := i + 1; j < len(samples) && samples[j].at.Sub(samples[i].at) <= 100*time.Millisecond; j++ {
+			if n := samples[j].n - samples[i].n; n > limit {
+				t.Fatalf("%d connects within %v, want at most %d", n, samples[j].at.Sub(samples[i].at), int(limit))
+			}
+		}
+	}
+}
+
+// TestNothingSentAfterSignal stops probe while its first probes wait on
+// a host that answers nothing and thousands more are due: after the
+// signal, the kernel counts no more connects.
+func TestNothingSentAfterSignal(t *testing.T) {
+	labnet.Require(t)
+	addr := dropHost(t)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		base := activeOpens(t)
+		cmd, stdout, stderr := start(t, "-n", "-Pn", "--timeout", "30s", "-p", "1-5000", addr)
+		done := make(chan error, 1)
+		go func() { _, _ = io.Copy(io.Discard, stdout); done <- cmd.Wait() }()
+		deadline := time.Now().Add(10 * time.Second)
+		for activeOpens(t)-base < 10 {
+			if time.Now().After(deadline) {
+				t.Fatalf("probe did not start 10 probes: %d", activeOpens(t)-base)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		at := activeOpens(t)
+		if err := cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			t.Fatal("probe did not stop within 10 s of the signal")
+		}
+		if n := activeOpens(t) - at; n != 0 {
+			t.Errorf("%v: %d connects after the signal, want none; stderr: %s", sig, n, stderr)
+		}
 	}
 }

@@ -2,9 +2,8 @@
 // namespace, so that a scan of 127.0.0.1 reaches only the listeners the
 // test opened and nothing else on the machine.
 //
-// A test package calls Main from its TestMain. When the test binary is not
-// already in a namespace of its own, Main runs it again under
-// `unshare --net` (as root, or with --map-root-user where user
+// A test package calls Main from its TestMain. Main runs the test binary
+// again under `unshare --net` (as root, or with --map-root-user where user
 // namespaces are allowed), brings loopback up there, and exits with the
 // child's status. If no namespace can be made, the tests that need one
 // fail rather than scan the host's real loopback.
@@ -20,14 +19,14 @@ import (
 
 const envMark = "PICKET_LABNET"
 
-// Main runs the package's tests inside a private network namespace.
+// Main runs the package's tests inside a private network namespace of
+// their own, even when the process already is in one: test binaries of
+// several packages run at once, and each needs its own loopback, lab
+// links and TCP counters.
 func Main(m *testing.M) {
-	if Private() {
-		os.Exit(m.Run())
-	}
 	if os.Getenv(envMark) != "" {
-		// Re-executed but still not private: run, and let Require fail
-		// the tests that scan.
+		// Re-executed: run here (Require fails the tests that scan if
+		// this namespace is not private after all).
 		os.Exit(m.Run())
 	}
 	unshare, err := exec.LookPath("unshare")
@@ -56,8 +55,9 @@ func Main(m *testing.M) {
 }
 
 // Private reports whether this process is in a network namespace whose
-// only interface is loopback: there, packets cannot reach any other host,
-// and only listeners started inside answer.
+// only interfaces are loopback and the lab's links (see Lab), which lead
+// only to namespaces a test made: there, packets cannot reach any other
+// host, and only listeners started inside answer.
 func Private() bool {
 	data, err := os.ReadFile("/proc/self/net/dev")
 	if err != nil {
@@ -70,7 +70,17 @@ func Private() bool {
 			ifaces = append(ifaces, strings.TrimSpace(name))
 		}
 	}
-	return len(ifaces) == 1 && ifaces[0] == "lo"
+	lo := false
+	for _, name := range ifaces {
+		switch {
+		case name == "lo":
+			lo = true
+		case isLabLink(name):
+		default:
+			return false
+		}
+	}
+	return lo
 }
 
 // Require fails the test unless it runs in a private network namespace.

@@ -102,3 +102,35 @@ func DropPort(t testing.TB) uint16 {
 	}
 	return uint16(ln.Addr().(*net.TCPAddr).Port)
 }
+
+// ListenReset opens a listener on addr that completes each handshake and
+// then resets the connection: at once (SO_LINGER 0 and close), or, with
+// fin, after first shutting down its sending side (a FIN, then the RST
+// when the probe's own reset or data arrives). Both look like an open
+// port that hangs up, and must be reported open.
+func ListenReset(t testing.TB, addr string, fin bool) uint16 {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			tc := c.(*net.TCPConn)
+			if fin {
+				_ = tc.CloseWrite()
+			}
+			_ = tc.SetLinger(0)
+			_ = tc.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	return uint16(ln.Addr().(*net.TCPAddr).AddrPort().Port())
+}

@@ -73,6 +73,11 @@ type ScanStart struct {
 	Tool   Tool   `json:"tool"`
 	Schema int    `json:"schema"`
 	Scope  Scope  `json:"scope"`
+	// Seed keys the scan's probe order: the same seed over the same
+	// scope probes in the same order. It is below 2^53 unless the user
+	// chose a larger one, so it survives readers that hold numbers as
+	// doubles.
+	Seed *uint64 `json:"seed,omitempty"`
 }
 
 // Stats counts what a scan did; it is carried by the scan end event.
@@ -87,6 +92,12 @@ type Stats struct {
 	Filtered   uint64  `json:"filtered"`
 	Errors     uint64  `json:"errors"`
 	ElapsedMS  float64 `json:"elapsed_ms"`
+	// HostsThrottled counts hosts that dropped probes sent fast and
+	// answered once probe slowed down for them; HostsGaveUp counts hosts
+	// that kept dropping probes however slowly they were sent (see
+	// Host.Throttle).
+	HostsThrottled uint64 `json:"hosts_throttled,omitempty"`
+	HostsGaveUp    uint64 `json:"hosts_gave_up,omitempty"`
 }
 
 // ScanEnd closes a scan. Complete is false when the scan was interrupted
@@ -113,6 +124,12 @@ type Host struct {
 	State    string  `json:"state"`
 	Reason   string  `json:"reason"`
 	RTTms    float64 `json:"rtt_ms"`
+	// Throttle says how probe had to pace the host: "slowed" when it
+	// dropped probes sent fast and answered slower ones, "gave-up" when
+	// it kept dropping probes however slowly they were sent, so its
+	// unanswered ports are filtered after the retries. Absent when the
+	// host took probes at full speed.
+	Throttle string `json:"throttle,omitempty"`
 }
 
 // Port reports the state of one port of one address. States and reasons

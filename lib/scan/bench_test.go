@@ -1,4 +1,4 @@
-package scan
+package scan_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/picketscan/picket/internal/labnet"
 	"github.com/picketscan/picket/lib/event"
+	"github.com/picketscan/picket/lib/scan"
 )
 
 // BenchmarkScanAllPorts scans every TCP port of 127.0.0.1 in the test's
@@ -22,11 +23,11 @@ func BenchmarkScanAllPorts(b *testing.B) {
 	o.Timeout = time.Second
 	o.Out = event.NewWriter(io.Discard)
 	for b.Loop() {
-		cfg, err := Setup(context.Background(), o)
+		cfg, err := scan.Setup(context.Background(), o)
 		if err != nil {
 			b.Fatal(err)
 		}
-		stats, err := Run(context.Background(), cfg)
+		stats, err := scan.Run(context.Background(), cfg)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,6 +1,15 @@
-// Package scan runs a port scan: it walks targets × ports in a shuffled
-// order through a bounded set of workers, limits the global probe rate,
-// retries unanswered probes, and writes scan, host and port events.
+// Package scan is Picket's scan engine: it walks the targets in a
+// shuffled order, probes their ports through a probe Method (see
+// method.go; one package per method under lib/scan/), and writes scan,
+// host and port events.
+//
+// The engine owns everything that does not depend on how a probe is
+// made: the probe order (a keyed permutation of the hosts, and of each
+// host's ports), the global concurrency and --rate, per-host timing
+// (RTT-based timeouts, a congestion window, slowing down for hosts that
+// drop probes sent fast), retries, stopping, event writing and
+// statistics. A host's host event is always written before its port
+// events.
 package scan
 
 import (
@@ -15,9 +24,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/picketscan/picket/lib/event"
+	"github.com/picketscan/picket/lib/ports"
 	"github.com/picketscan/picket/lib/targets"
 )
 
@@ -36,16 +44,18 @@ type AddrResolver interface {
 }
 
 // Config is everything one scan needs. The caller builds the target and
-// port lists, the prober and the output; Run owns nothing else.
+// port lists, the methods and the output; Run owns nothing else.
 type Config struct {
 	Targets Targets
-	Ports   []uint16 // TCP ports, in any order
-	Prober  Prober
+	// Ports are the ports to scan; Method probes those of its protocol.
+	Ports  ports.List
+	Method Method
 
-	// Discover pings every target first (a connect to DiscoveryPorts)
-	// and scans only the hosts that answer. Without it every target is
-	// treated as up, as Nmap's -Pn does.
-	Discover       bool
+	// Discovery, if set, pings every target first (on DiscoveryPorts,
+	// by default DefaultDiscoveryPorts) and only the hosts that answer are
+	// scanned. Without it every target is treated as up, as Nmap's -Pn
+	// does.
+	Discovery      Method
 	DiscoveryPorts []uint16
 	// Names looks up the names of hosts found up; nil skips reverse DNS.
 	Names       AddrResolver
@@ -53,7 +63,8 @@ type Config struct {
 
 	Concurrency int     // probes in flight at once
 	Rate        float64 // probes per second for the whole scan; 0 is unlimited
-	Retries     int     // extra probes sent to a port that did not answer
+	Retries     int     // most extra probes sent to a port that did not answer
+	Timing      *Timing // nil means DefaultTiming()
 	AllStates   bool    // write closed and filtered ports (and down hosts) too
 	Seed        uint64  // shuffles the probe order
 
@@ -70,11 +81,28 @@ type Config struct {
 	ProgressEvery time.Duration
 }
 
+// DefaultDiscoveryPorts are the ports a host is pinged on: Nmap's
+// unprivileged ping. They are listed here only.
+func DefaultDiscoveryPorts() []uint16 { return []uint16{80, 443} }
+
+// DiscoveryName describes discovery with ports in the scan scope, e.g.
+// "tcp-connect:80,443".
+func DiscoveryName(method string, ports []uint16) string {
+	s := "tcp-" + method + ":"
+	for i, p := range ports {
+		if i > 0 {
+			s += ","
+		}
+		s += fmt.Sprint(p)
+	}
+	return s
+}
+
 // Progress is a snapshot of a running scan for a progress display.
 type Progress struct {
 	Phase   string // "discovery" or "ports"
-	Done    uint64 // probes finished in this phase
-	Total   uint64 // probes planned in this phase (before exclusions)
+	Done    uint64 // ports settled in this phase
+	Total   uint64 // ports planned in this phase (before exclusions)
 	Open    uint64
 	Elapsed time.Duration
 	Final   bool
@@ -84,16 +112,12 @@ type Progress struct {
 // 64-bit index.
 var ErrTooLarge = errors.New("targets × ports is too large to scan")
 
-// maxLocalRetries bounds how often a probe that failed locally (no free
-// ephemeral port, no file descriptor) is tried again before it counts as
-// an error.
-const maxLocalRetries = 6
-
 // Run performs the scan and writes its events to cfg.Out: scan start,
-// host events, port events, scan end. It returns the statistics written
-// in the end event. When ctx is cancelled it stops sending, waits for the
-// probes in flight, and still writes the end event, with complete false.
-// A write error (such as a closed stdout) stops the scan and is returned.
+// host events each followed by its port events, scan end. It returns the
+// statistics written in the end event. When ctx is cancelled it sends
+// nothing more, gives up on the probes in flight, writes what it found
+// and the end event, with complete false. A write error (such as a
+// closed stdout) stops the scan and is returned.
 func Run(ctx context.Context, cfg Config) (event.Stats, error) {
 	s, err := newScanner(cfg)
 	if err != nil {
@@ -103,35 +127,33 @@ func Run(ctx context.Context, cfg Config) (event.Stats, error) {
 }
 
 type scanner struct {
-	cfg     Config
-	start   time.Time
-	out     *output
-	limiter *rate.Limiter
+	cfg    Config
+	timing Timing
+	start  time.Time
+	out    *output
 
 	probes, retries        atomic.Uint64
 	open, closed, filtered atomic.Uint64
 	errs                   atomic.Uint64
+	throttled, gaveUp      atomic.Uint64
+	hostsUp                atomic.Uint64
 	nameTimeouts           atomic.Int32  // reverse lookups in a row that timed out
-	done                   atomic.Uint64 // probes finished in the current phase
-	total                  atomic.Uint64 // probes planned in the current phase
+	done                   atomic.Uint64 // ports settled in the current phase
+	total                  atomic.Uint64 // ports planned in the current phase
 	phase                  atomic.Value  // string
 
-	hostsTotal, hostsUp, excluded uint64
+	hostsTotal, excluded uint64 // counted by the host sources under the engine's lock
 }
 
 func newScanner(cfg Config) (*scanner, error) {
-	if cfg.Targets == nil || cfg.Prober == nil || cfg.Out == nil {
-		return nil, errors.New("scan: targets, prober and output are required")
+	if cfg.Targets == nil || cfg.Method == nil || cfg.Out == nil {
+		return nil, errors.New("scan: targets, method and output are required")
 	}
-	if len(cfg.Ports) == 0 {
-		return nil, errors.New("no ports to scan")
+	if len(cfg.Ports.Ports(cfg.Method.Proto())) == 0 {
+		return nil, fmt.Errorf("no %v ports to scan", cfg.Method.Proto())
 	}
-	if cfg.Concurrency < 1 {
-		cfg.Concurrency = 1
-	}
-	if cfg.Retries < 0 {
-		cfg.Retries = 0
-	}
+	cfg.Concurrency = max(1, cfg.Concurrency)
+	cfg.Retries = min(max(0, cfg.Retries), 100)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -145,14 +167,11 @@ func newScanner(cfg Config) (*scanner, error) {
 		cfg.ProgressEvery = time.Second
 	}
 	if len(cfg.DiscoveryPorts) == 0 {
-		cfg.DiscoveryPorts = []uint16{80, 443}
+		cfg.DiscoveryPorts = DefaultDiscoveryPorts()
 	}
-	s := &scanner{cfg: cfg}
-	if cfg.Rate > 0 {
-		// A burst of a fiftieth of a second's worth keeps high rates
-		// smooth without sleeping for every single probe.
-		burst := max(1, int(cfg.Rate/50))
-		s.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), burst)
+	s := &scanner{cfg: cfg, timing: DefaultTiming()}
+	if cfg.Timing != nil {
+		s.timing = *cfg.Timing
 	}
 	s.phase.Store("ports")
 	return s, nil
@@ -166,20 +185,31 @@ func (s *scanner) run(parent context.Context) (event.Stats, error) {
 	s.start = s.cfg.Now()
 	s.out = newOutput(s.cfg.Out, cancel)
 
+	seed := s.cfg.Seed
 	s.out.send(&event.ScanStart{
 		Type: event.TypeScan, Time: event.FormatTime(s.start), ScanID: s.cfg.ScanID,
 		Phase: event.PhaseStart, Tool: s.cfg.Tool, Schema: event.SchemaVersion, Scope: s.cfg.Scope,
+		Seed: &seed,
 	})
 
 	stopProgress := s.startProgress()
-	var hosts hostSpace
-	if s.cfg.Discover {
-		hosts = s.discover(ctx)
-	} else {
-		hosts = &lazyHosts{t: s.cfg.Targets}
+	bucket := newBucket(s.cfg.Rate)
+	all := newTargetSource(s, s.cfg.Targets, s.cfg.Seed)
+	var hosts hostSource = all
+	var up *upList
+	if s.cfg.Discovery != nil {
+		up = s.discover(ctx, all, bucket)
+		hosts = up
 	}
 	if ctx.Err() == nil {
-		s.scanPorts(ctx, hosts)
+		s.scanPorts(ctx, hosts, bucket)
+	}
+	if up != nil {
+		// Hosts found up whose ports were never reached (the scan was
+		// stopped) still get their host event.
+		for h, ok := up.next(); ok; h, ok = up.next() {
+			s.writeHost(ctx, h, nil)
+		}
 	}
 	stopProgress()
 
@@ -192,8 +222,7 @@ func (s *scanner) run(parent context.Context) (event.Stats, error) {
 		end.Interrupted = interruptName(ctx)
 	}
 	s.out.send(end)
-	werr := s.out.close()
-	if werr != nil {
+	if werr := s.out.close(); werr != nil {
 		return stats, werr
 	}
 	return stats, nil
@@ -210,90 +239,140 @@ func interruptName(ctx context.Context) string {
 
 func (s *scanner) stats() event.Stats {
 	return event.Stats{
-		HostsTotal: s.hostsTotal,
-		HostsUp:    s.hostsUp,
-		Excluded:   s.excluded,
-		Probes:     s.probes.Load(),
-		Retries:    s.retries.Load(),
-		Open:       s.open.Load(),
-		Closed:     s.closed.Load(),
-		Filtered:   s.filtered.Load(),
-		Errors:     s.errs.Load(),
-		ElapsedMS:  math.Round(float64(s.cfg.Now().Sub(s.start).Microseconds())) / 1000,
+		HostsTotal:     s.hostsTotal,
+		HostsUp:        s.hostsUp.Load(),
+		Excluded:       s.excluded,
+		Probes:         s.probes.Load(),
+		Retries:        s.retries.Load(),
+		Open:           s.open.Load(),
+		Closed:         s.closed.Load(),
+		Filtered:       s.filtered.Load(),
+		Errors:         s.errs.Load(),
+		HostsThrottled: s.throttled.Load(),
+		HostsGaveUp:    s.gaveUp.Load(),
+		ElapsedMS:      math.Round(float64(s.cfg.Now().Sub(s.start).Microseconds())) / 1000,
 	}
 }
 
-// hostSpace is the list of hosts the port phase walks: the hosts
-// discovery found up, or, without discovery, the whole target list, which
-// may hold excluded addresses the producer must skip.
-type hostSpace interface {
-	Len() uint64
-	At(i uint64) host
-}
-
-// host is one address the port phase probes.
+// host is one address a phase probes.
 type host struct {
-	addr netip.Addr
-	name string // the name the target was given as, if any
+	addr  netip.Addr
+	name  string // the name the target was given as, if any
+	index uint64 // its index in the target list, which keys its port order
+	// ping is the answer that showed the host up in discovery, if any.
+	ping *Result
 }
 
-type lazyHosts struct{ t Targets }
-
-func (l *lazyHosts) Len() uint64 { return l.t.Len() }
-func (l *lazyHosts) At(i uint64) host {
-	t := l.t.At(i)
-	return host{addr: t.Addr, name: t.Name}
-}
-
-type upHosts []host
-
-func (u upHosts) Len() uint64      { return uint64(len(u)) }
-func (u upHosts) At(i uint64) host { return u[i] }
-func (u upHosts) excludable() bool { return false }
-
-// probe sends one probe and its retries. Unanswered probes are retried
-// up to cfg.Retries times; probes that failed locally for a passing
-// reason (no ephemeral port free) are retried after a pause.
-func (s *scanner) probe(ctx context.Context, dst netip.AddrPort) Result {
-	var r Result
-	tries, local := 0, 0
-	for {
-		if tries > 0 || local > 0 {
-			if err := s.wait(ctx); err != nil {
-				return Result{Err: err}
+// phaseBase is what both phases share.
+func (s *scanner) phaseBase(ctx context.Context, m Method, portList []uint16, src hostSource, b *bucket) phase {
+	return phase{
+		method:  m,
+		ports:   portList,
+		source:  src,
+		timing:  &s.timing,
+		retries: s.cfg.Retries,
+		conc:    s.cfg.Concurrency,
+		bucket:  b,
+		seed:    s.cfg.Seed,
+		onSend: func(retry bool) {
+			s.probes.Add(1)
+			if retry {
+				s.retries.Add(1)
 			}
-		}
-		s.probes.Add(1)
-		r = s.cfg.Prober.Probe(ctx, dst)
-		switch {
-		case ctx.Err() != nil:
-			return Result{Err: context.Cause(ctx)}
-		case r.unanswered() && tries < s.cfg.Retries:
-			tries++
-			s.retries.Add(1)
-			continue
-		case r.Err != nil && localTransient(r.Err) && local < maxLocalRetries:
-			local++
-			s.retries.Add(1)
-			t := time.NewTimer(time.Duration(local*local) * 10 * time.Millisecond)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return Result{Err: context.Cause(ctx)}
-			case <-t.C:
+		},
+		onError: func(dst netip.AddrPort, err error) {
+			if ctx.Err() == nil {
+				s.noteError(dst, err)
 			}
-			continue
-		}
-		return r
+		},
+		onDone: func() { s.done.Add(1) },
 	}
 }
 
-// wait blocks until the rate limit allows one more probe.
-func (s *scanner) wait(ctx context.Context) error {
-	if s.limiter == nil {
-		return nil
+// scanPorts probes every port of every host in hosts.
+func (s *scanner) scanPorts(ctx context.Context, hosts hostSource, b *bucket) {
+	portList := s.cfg.Ports.Ports(s.cfg.Method.Proto())
+	s.phase.Store("ports")
+	s.done.Store(0)
+	s.total.Store(uint64(len(portList)) * hostCount(hosts))
+	p := s.phaseBase(ctx, s.cfg.Method, portList, hosts, b)
+	p.mode = modePorts
+	// Enough hosts at once to keep every probe slot busy, but no more
+	// than a million ports' state in memory.
+	p.maxActive = max(1, min(s.cfg.Concurrency, (1<<20)/len(portList)))
+	p.start = func(h *hostState) {
+		if h.ping != nil {
+			h.t.seed(h.ping.RTT)
+		}
 	}
-	return s.limiter.Wait(ctx)
+	p.finish = func(e *engine, h *hostState) { s.writeHost(ctx, h.host, &hostResults{e: e, h: h}) }
+	if err := p.run(ctx); err != nil {
+		s.errs.Add(1)
+		s.cfg.Log.Error(err.Error())
+	}
+}
+
+// hostCount is the number of hosts a source will yield, for progress.
+func hostCount(src hostSource) uint64 {
+	if l, ok := src.(interface{ Len() uint64 }); ok {
+		return l.Len()
+	}
+	return 0
+}
+
+// hostResults are a finished host's port results.
+type hostResults struct {
+	e *engine
+	h *hostState
+}
+
+// writeHost writes a host's event and then its port events. r is nil
+// for a host found up whose ports were never probed.
+func (s *scanner) writeHost(ctx context.Context, h host, r *hostResults) {
+	up, why := h.ping != nil, Result{}
+	if up {
+		why = *h.ping
+	}
+	throttle := ""
+	if r != nil {
+		switch r.h.t.throttle {
+		case ThrottleSlowed:
+			s.throttled.Add(1)
+		case ThrottleGaveUp:
+			s.gaveUp.Add(1)
+		}
+		throttle = r.h.t.throttle
+		for pi := range r.h.ports {
+			if res, ok := r.h.result(pi); ok {
+				s.count(res)
+			}
+		}
+		if !up && r.h.up {
+			up, why = true, r.h.upWhy
+			s.hostsUp.Add(1)
+		}
+		if !up {
+			why = r.h.best
+		}
+	}
+	if !up && !s.cfg.AllStates {
+		return
+	}
+	ev := s.hostEvent(h, why, up)
+	ev.Throttle = throttle
+	if up && ev.Hostname == "" {
+		ev.Hostname = s.reverseName(ctx, h.addr)
+	}
+	s.out.send(ev)
+	if r == nil {
+		return
+	}
+	for pi, port := range r.h.ports {
+		res, ok := r.h.result(pi)
+		if ok && (res.State == StateOpen || s.cfg.AllStates) {
+			s.out.send(s.portEvent(h, port, res))
+		}
+	}
 }
 
 // noteError counts a probe that ended without a result and logs the
@@ -320,17 +399,29 @@ func (s *scanner) count(r Result) {
 }
 
 func (s *scanner) portEvent(h host, port uint16, r Result) *event.Port {
-	return &event.Port{
+	ev := &event.Port{
 		Type: event.TypePort, Time: event.FormatTime(s.cfg.Now()), ScanID: s.cfg.ScanID,
-		IP: h.addr.String(), Hostname: h.name, Port: port, Proto: "tcp",
+		IP: h.addr.String(), Hostname: h.name, Port: port, Proto: s.cfg.Method.Proto().String(),
 		State: r.State, Reason: r.Reason, RTTms: ms(r.RTT),
 	}
+	if r.TTL > 0 {
+		ttl := r.TTL
+		ev.TTL = &ttl
+	}
+	return ev
 }
 
-func (s *scanner) hostEvent(h host, state, reason string, rtt time.Duration) *event.Host {
+func (s *scanner) hostEvent(h host, r Result, up bool) *event.Host {
+	state, reason := "up", r.Reason
+	if !up {
+		state = "down"
+		if reason == "" {
+			reason = ReasonNoResponse
+		}
+	}
 	return &event.Host{
 		Type: event.TypeHost, Time: event.FormatTime(s.cfg.Now()), ScanID: s.cfg.ScanID,
-		IP: h.addr.String(), Hostname: h.name, State: state, Reason: reason, RTTms: ms(rtt),
+		IP: h.addr.String(), Hostname: h.name, State: state, Reason: reason, RTTms: ms(r.RTT),
 	}
 }
 
@@ -346,7 +437,7 @@ const maxNameTimeouts = 5
 // answer comes from a remote server, so it is length-checked; JSON
 // encoding escapes the rest.
 func (s *scanner) reverseName(ctx context.Context, addr netip.Addr) string {
-	if s.cfg.Names == nil || s.nameTimeouts.Load() >= maxNameTimeouts {
+	if s.cfg.Names == nil || s.nameTimeouts.Load() >= maxNameTimeouts || ctx.Err() != nil {
 		return ""
 	}
 	lctx, cancel := context.WithTimeout(ctx, s.cfg.NameTimeout)
@@ -378,9 +469,7 @@ func (s *scanner) startProgress() (stop func()) {
 	}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
 		t := time.NewTicker(s.cfg.ProgressEvery)
 		defer t.Stop()
 		for {
@@ -394,7 +483,7 @@ func (s *scanner) startProgress() (stop func()) {
 				s.cfg.Progress(s.snapshot())
 			}
 		}
-	}()
+	})
 	return func() { close(done); wg.Wait() }
 }
 

@@ -1,4 +1,4 @@
-package scan
+package scan_test
 
 import (
 	"bytes"
@@ -20,6 +20,8 @@ import (
 
 	"github.com/picketscan/picket/internal/labnet"
 	"github.com/picketscan/picket/lib/event"
+	"github.com/picketscan/picket/lib/scan"
+	"github.com/picketscan/picket/lib/scan/methods"
 )
 
 func TestMain(m *testing.M) { labnet.Main(m) }
@@ -122,8 +124,16 @@ func (f fakeResolver) LookupAddr(_ context.Context, addr string) ([]string, erro
 	return nil, &net.DNSError{Err: "no such host", Name: addr, IsNotFound: true}
 }
 
-func baseOptions(ports string, targets ...string) Options {
-	return Options{
+// fastTiming keeps the tests short: a dropped port costs 300 ms.
+var fastTiming = func() scan.Timing {
+	t := scan.DefaultTiming()
+	t.InitialRTO = 300 * time.Millisecond
+	t.FinalWait = 300 * time.Millisecond
+	return t
+}()
+
+func baseOptions(ports string, targets ...string) scan.Options {
+	return scan.Options{
 		Targets:     targets,
 		Ports:       ports,
 		NoPing:      true,
@@ -131,21 +141,23 @@ func baseOptions(ports string, targets ...string) Options {
 		Concurrency: 64,
 		Retries:     1,
 		Timeout:     300 * time.Millisecond,
+		Timing:      &fastTiming,
+		Methods:     methods.List(),
 		Resolver:    fakeResolver{},
 		Tool:        event.Tool{Name: "picket-probe", Version: "test"},
 	}
 }
 
-func runScan(t *testing.T, ctx context.Context, o Options) (result, event.Stats, error) {
+func runScan(t *testing.T, ctx context.Context, o scan.Options) (result, event.Stats, error) {
 	t.Helper()
 	labnet.Require(t)
 	var buf bytes.Buffer
 	o.Out = event.NewWriter(&buf)
-	cfg, err := Setup(ctx, o)
+	cfg, err := scan.Setup(ctx, o)
 	if err != nil {
 		t.Fatalf("setup: %v", err)
 	}
-	stats, err := Run(ctx, cfg)
+	stats, err := scan.Run(ctx, cfg)
 	return parse(t, buf.Bytes()), stats, err
 }
 
@@ -277,8 +289,10 @@ func TestScanDiscoveryAndNames(t *testing.T) {
 			t.Errorf("port event %s hostname %q, want %q", p.IP, p.Hostname, want)
 		}
 	}
-	if len(r.ports) != 2 || stats.HostsUp != 2 || stats.Probes != 6 {
-		t.Errorf("ports=%d stats=%+v; want 2 open ports, 2 hosts up, 6 probes", len(r.ports), stats)
+	// A ping stops at its first answer: one or two probes per host,
+	// then one per port.
+	if len(r.ports) != 2 || stats.HostsUp != 2 || stats.Probes < 4 || stats.Probes > 6 {
+		t.Errorf("ports=%d stats=%+v; want 2 open ports, 2 hosts up, 4 to 6 probes", len(r.ports), stats)
 	}
 }
 
@@ -295,25 +309,52 @@ func TestScanIPv6(t *testing.T) {
 	}
 }
 
+// watchWriter collects events and calls fn with each line as it is
+// written.
+type watchWriter struct {
+	bytes.Buffer
+	fn func(line []byte)
+}
+
+func (w *watchWriter) Write(p []byte) (int, error) {
+	for _, line := range bytes.Split(bytes.TrimSuffix(p, []byte("\n")), []byte("\n")) {
+		w.fn(line)
+	}
+	return w.Buffer.Write(p)
+}
+
+// TestScanInterrupted stops a scan while it waits on a dropped port:
+// 127.0.0.2 refuses both ports and is written at once; the stop comes on
+// its port events, while 127.0.0.1 still waits.
 func TestScanInterrupted(t *testing.T) {
 	labnet.Require(t)
 	open := labnet.Listen(t, "127.0.0.1:0").Port
 	filtered := labnet.DropPort(t)
-	o := baseOptions(fmt.Sprintf("%d,%d", open, filtered), "127.0.0.1")
-	o.Timeout = 30 * time.Second
+	o := baseOptions(fmt.Sprintf("%d,%d", open, filtered), "127.0.0.1", "127.0.0.2")
+	o.AllStates = true
+	slow := fastTiming
+	slow.InitialRTO, slow.FinalWait = 30*time.Second, 30*time.Second
+	o.Timing = &slow
 	ctx, cancel := context.WithCancelCause(context.Background())
-	go func() {
-		time.Sleep(300 * time.Millisecond)
-		cancel(errors.New("SIGINT"))
-	}()
-	began := time.Now()
-	r, _, err := runScan(t, ctx, o)
+	defer cancel(nil)
+	w := &watchWriter{fn: func(line []byte) {
+		if bytes.Contains(line, []byte(`"ip":"127.0.0.2","port"`)) {
+			cancel(errors.New("SIGINT"))
+		}
+	}}
+	o.Out = event.NewWriter(w)
+	cfg, err := scan.Setup(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if took := time.Since(began); took > 10*time.Second {
-		t.Errorf("scan took %v after cancellation; it must stop promptly", took)
+	began := time.Now()
+	if _, err := scan.Run(ctx, cfg); err != nil {
+		t.Fatal(err)
 	}
+	if took := time.Since(began); took > 10*time.Second {
+		t.Errorf("scan took %v; it must stop promptly when cancelled", took)
+	}
+	r := parse(t, w.Bytes())
 	if r.end.Complete || r.end.Interrupted != "SIGINT" {
 		t.Errorf("scan end = %+v, want complete=false interrupted=SIGINT", r.end)
 	}
@@ -332,11 +373,11 @@ func TestScanStopsOnWriteError(t *testing.T) {
 	o := baseOptions("1-2000", "127.0.0.1")
 	o.AllStates = true
 	o.Out = event.NewWriter(failWriter{})
-	cfg, err := Setup(context.Background(), o)
+	cfg, err := scan.Setup(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stats, err := Run(context.Background(), cfg)
+	stats, err := scan.Run(context.Background(), cfg)
 	if !errors.Is(err, syscall.EPIPE) {
 		t.Fatalf("err = %v, want EPIPE", err)
 	}
@@ -347,31 +388,62 @@ func TestScanStopsOnWriteError(t *testing.T) {
 
 func TestSetupRejectsBadInput(t *testing.T) {
 	tests := []struct {
-		name string
-		edit func(*Options)
-		want string
+		name  string
+		edit  func(*scan.Options)
+		want  string
+		usage bool // a *UsageError (exit 2), else a failure of the moment (exit 1)
 	}{
-		{"unknown method", func(o *Options) { o.Method = "syn" }, `unknown --method "syn"`},
-		{"udp ports", func(o *Options) { o.Ports = "U:53" }, "UDP ports need a UDP method"},
-		{"bad port", func(o *Options) { o.Ports = "70000" }, "bad port spec"},
-		{"ports and top", func(o *Options) { o.TopPorts = 10 }, "-p and --top-ports"},
-		{"no targets", func(o *Options) { o.Targets = nil }, "no targets"},
-		{"bad target", func(o *Options) { o.Targets = []string{"10.0.0.300"} }, "argument 1"},
-		{"missing list", func(o *Options) { o.InputList = "/nonexistent/list" }, "/nonexistent/list"},
-		{"zero concurrency", func(o *Options) { o.Concurrency = 0 }, "--concurrency"},
-		{"too large", func(o *Options) { o.Targets = []string{"2001:db8::/66"}; o.Ports = "-" }, "too large to scan"},
-		{"everything excluded ports", func(o *Options) { o.ExcludePorts = "1-100" }, "no ports left"},
+		{"unknown method", func(o *scan.Options) { o.Method = "syn" }, `bad Method syn: unknown method (available: connect)`, true},
+		{"udp ports only", func(o *scan.Options) { o.Ports = "U:53" }, "udp ports need a udp method", true},
+		{"bad port", func(o *scan.Options) { o.Ports = "70000" }, "bad port spec", true},
+		{"ports and top", func(o *scan.Options) { o.TopPorts = 10 }, "bad TopPorts 10: cannot be used with a port spec", true},
+		{"no targets", func(o *scan.Options) { o.Targets = nil }, "no targets", true},
+		{"bad target", func(o *scan.Options) { o.Targets = []string{"10.0.0.300"} }, "argument 1", true},
+		{"zero concurrency", func(o *scan.Options) { o.Concurrency = 0 }, "bad Concurrency 0", true},
+		{"zero timeout", func(o *scan.Options) { o.Timing = nil; o.Timeout = 0 }, "bad Timeout 0s", true},
+		{"too large", func(o *scan.Options) { o.Targets = []string{"2001:db8::/66"}; o.Ports = "-" }, "too large to scan", true},
+		{"everything excluded ports", func(o *scan.Options) { o.ExcludePorts = "1-100" }, "no ports left", true},
+		{"missing list", func(o *scan.Options) { o.InputList = "/nonexistent/list" }, "/nonexistent/list", false},
+		{"list is a directory", func(o *scan.Options) { o.InputList = t.TempDir() }, "is a directory", false},
+		{"target name does not resolve", func(o *scan.Options) { o.Targets = []string{"nowhere.test"} }, "no target name resolved", false},
+		{"exclusion name does not resolve", func(o *scan.Options) { o.Exclude = []string{"nowhere.test"} }, `resolve exclusion "nowhere.test"`, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			o := baseOptions("80", "127.0.0.1")
 			tc.edit(&o)
 			o.Out = event.NewWriter(&bytes.Buffer{})
-			_, err := Setup(context.Background(), o)
-			if err == nil || !bytes.Contains([]byte(err.Error()), []byte(tc.want)) {
+			_, err := scan.Setup(context.Background(), o)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want one containing %q", err, tc.want)
 			}
+			var ue *scan.UsageError
+			if errors.As(err, &ue) != tc.usage {
+				t.Errorf("usage error = %v, want %v: %v", !tc.usage, tc.usage, err)
+			}
+			if strings.Contains(err.Error(), "--") {
+				t.Errorf("lib/scan names a flag: %v", err)
+			}
 		})
+	}
+}
+
+// TestSetupLeavesOutOtherProtocols scans the TCP part of a spec with
+// UDP ports and says so.
+func TestSetupLeavesOutOtherProtocols(t *testing.T) {
+	var logs bytes.Buffer
+	o := baseOptions("T:80,U:53,161", "127.0.0.1")
+	o.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	o.Out = event.NewWriter(io.Discard)
+	cfg, err := scan.Setup(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Ports.String(); got != "T:80" || cfg.Scope.Ports != "T:80" {
+		t.Errorf("ports %q, scope %q; want T:80", got, cfg.Scope.Ports)
+	}
+	if !strings.Contains(logs.String(), "2 udp ports left out: method connect probes tcp only") {
+		t.Errorf("no note about the UDP ports:\n%s", logs.String())
 	}
 }
 
@@ -471,20 +543,20 @@ func TestScanStopsAskingASilentResolver(t *testing.T) {
 	var logs bytes.Buffer
 	o.Log = slog.New(slog.NewTextHandler(&logs, nil))
 	o.Out = event.NewWriter(io.Discard)
-	cfg, err := Setup(context.Background(), o)
+	cfg, err := scan.Setup(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.NameTimeout = 20 * time.Millisecond
-	stats, err := Run(context.Background(), cfg)
+	stats, err := scan.Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if stats.HostsUp != 20 {
 		t.Fatalf("hosts up = %d, want 20", stats.HostsUp)
 	}
-	if n := res.calls.Load(); n != maxNameTimeouts {
-		t.Errorf("%d reverse lookups, want %d: the scan must stop asking a resolver that times out", n, maxNameTimeouts)
+	if n := res.calls.Load(); n != 5 {
+		t.Errorf("%d reverse lookups, want %d: the scan must stop asking a resolver that times out", n, 5)
 	}
 	if !strings.Contains(logs.String(), "reverse DNS stopped") {
 		t.Errorf("no warning logged:\n%s", logs.String())

@@ -2,12 +2,15 @@ package scan
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/bits"
+	"math/rand/v2"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -21,30 +24,35 @@ import (
 // Options are a scan as the user asked for it, in Nmap's terms. Setup
 // turns them into a Config.
 type Options struct {
-	Targets      []string // target specifications from the command line
-	InputList    string   // -iL: a file of targets, "-" for Stdin
-	Exclude      []string // --exclude
-	ExcludeFile  string   // --exclude-file, "-" for Stdin
-	Ports        string   // -p; empty means the top 1000 TCP ports
-	TopPorts     int      // --top-ports
-	ExcludePorts string   // --exclude-ports
+	Targets      []string // target specifications
+	InputList    string   // a file of targets, "-" for Stdin
+	Exclude      []string // exclusion specifications
+	ExcludeFile  string   // a file of exclusions, "-" for Stdin
+	Ports        string   // port spec; empty means the top 1000 TCP ports
+	TopPorts     int      // the N most common ports
+	ExcludePorts string   // port spec of ports never to probe
 	// ServicesFile is the services file that service names in Ports and
 	// ExcludePorts are looked up in, read only when a name is given; when
 	// it is "" or does not exist, the built-in table of ports.WellKnown.
 	ServicesFile string
 
-	Method      string // "connect"
-	NoPing      bool   // -Pn: treat every target as up
-	NoDNS       bool   // -n: no reverse DNS
+	Method  string       // a name from Methods; "" is the first one
+	Methods []MethodSpec // the methods to choose from (lib/scan/methods.List)
+	NoPing  bool         // treat every target as up
+	NoDNS   bool         // no reverse DNS
+
 	Concurrency int
 	Rate        float64
-	Retries     int
-	Timeout     time.Duration
+	Retries     int           // most resends of an unanswered probe
+	Timeout     time.Duration // timeout before a host's round-trip time is known
+	MinRTT      time.Duration // least timeout once it is; 0 keeps the default
+	MaxRTT      time.Duration // most timeout; 0 keeps the default
+	Timing      *Timing       // replaces DefaultTiming wholesale when set (tests)
 	AllStates   bool
 	Seed        uint64 // 0 picks a random order
 
-	// Resolver resolves target names and, unless NoDNS, the names of hosts
-	// found up; nil means the system's resolver.
+	// Resolver resolves target names and, unless NoDNS, the names of
+	// hosts found up; nil means the system's resolver.
 	Resolver interface {
 		targets.Resolver
 		AddrResolver
@@ -56,15 +64,40 @@ type Options struct {
 	Tool  event.Tool
 }
 
-// methods lists the probe methods Setup knows, for error messages.
-const methods = "connect"
+// UsageError is a mistake in what the user asked for — an option's
+// value, a target or port specification — as opposed to a failure while
+// doing it (a name that does not resolve, a file that cannot be read).
+// Option names the Options field at fault, "" when Err says it all; the
+// command maps it to its flag.
+type UsageError struct {
+	Option string
+	Value  string
+	Err    error
+}
+
+func (e *UsageError) Error() string {
+	switch {
+	case e.Option == "":
+		return e.Err.Error()
+	case e.Value == "":
+		return fmt.Sprintf("%s: %v", e.Option, e.Err)
+	}
+	return fmt.Sprintf("bad %s %s: %v", e.Option, e.Value, e.Err)
+}
+
+func (e *UsageError) Unwrap() error { return e.Err }
+
+func badOption(option string, value any, format string, args ...any) error {
+	return &UsageError{Option: option, Value: fmt.Sprint(value), Err: fmt.Errorf(format, args...)}
+}
 
 // DefaultTopPorts is how many of the most common ports a scan covers when
 // no ports are given, as with Nmap.
 const DefaultTopPorts = 1000
 
 // Setup validates o, reads target and exclusion files, resolves names and
-// returns the scan's configuration. Its errors are about the user's input.
+// returns the scan's configuration. Mistakes in o are *UsageError; other
+// errors (DNS, files) are failures of the moment.
 func Setup(ctx context.Context, o Options) (Config, error) {
 	if o.Now == nil {
 		o.Now = time.Now
@@ -72,32 +105,48 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	var prober Prober
-	switch o.Method {
-	case "", "connect":
-		o.Method = "connect"
+	spec, err := pickMethod(o)
+	if err != nil {
+		return Config{}, err
+	}
+	timing := DefaultTiming()
+	if o.Timing != nil {
+		timing = *o.Timing
+	} else {
 		if o.Timeout <= 0 {
-			return Config{}, fmt.Errorf("bad --timeout %s: must be positive", o.Timeout)
+			return Config{}, badOption("Timeout", o.Timeout, "must be positive")
 		}
-		prober = &Connect{Timeout: o.Timeout}
-	default:
-		return Config{}, fmt.Errorf("unknown --method %q (available: %s)", o.Method, methods)
+		timing.InitialRTO = o.Timeout
+		if o.MinRTT > 0 {
+			timing.MinRTO = o.MinRTT
+		}
+		if o.MaxRTT > 0 {
+			timing.MaxRTO = o.MaxRTT
+		}
+		if timing.MinRTO > timing.MaxRTO {
+			return Config{}, badOption("MinRTT", timing.MinRTO, "is over the most timeout %s", timing.MaxRTO)
+		}
+		timing.FinalWait = min(timing.FinalWait, timing.MaxRTO)
 	}
 	if o.Concurrency < 1 {
-		return Config{}, fmt.Errorf("bad --concurrency %d: must be at least 1", o.Concurrency)
+		return Config{}, badOption("Concurrency", o.Concurrency, "must be at least 1")
 	}
 	if limit := fdLimit(); o.Concurrency > limit {
-		o.Log.Warn(fmt.Sprintf("--concurrency %d is over the open-file limit; using %d", o.Concurrency, limit))
+		o.Log.Warn(fmt.Sprintf("concurrency %d is over the open-file limit; using %d", o.Concurrency, limit))
 		o.Concurrency = limit
 	}
 	if o.Rate < 0 {
-		return Config{}, fmt.Errorf("bad --rate %g: must not be negative", o.Rate)
+		return Config{}, badOption("Rate", o.Rate, "must not be negative")
 	}
-	if o.Retries < 0 {
-		return Config{}, fmt.Errorf("bad --retries %d: must not be negative", o.Retries)
+	if o.Retries < 0 || o.Retries > 100 {
+		return Config{}, badOption("Retries", o.Retries, "must be 0 to 100")
+	}
+	method, err := spec.New(MethodConfig{Concurrency: o.Concurrency, Files: fdLimit()})
+	if err != nil {
+		return Config{}, fmt.Errorf("method %s: %w", spec.Name, err)
 	}
 
-	portList, err := portList(o)
+	portList, err := portList(o, spec)
 	if err != nil {
 		return Config{}, err
 	}
@@ -105,7 +154,7 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 	if len(o.Targets) == 0 && o.InputList == "" {
 		// An empty list file is a scan of zero hosts; no list at all is
 		// a mistake.
-		return Config{}, targets.ErrNoTargets
+		return Config{}, &UsageError{Err: targets.ErrNoTargets}
 	}
 	tsrc := targets.Args(o.Targets, "argument")
 	if o.InputList != "" {
@@ -115,7 +164,7 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 		}
 		tsrc = append(tsrc, list...)
 	}
-	xsrc := targets.Args(o.Exclude, "--exclude")
+	xsrc := targets.Args(o.Exclude, "exclusion")
 	if o.ExcludeFile != "" {
 		list, err := readList(o.ExcludeFile, o.Stdin)
 		if err != nil {
@@ -136,51 +185,80 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 		Warn: func(msg string) { o.Log.Warn(msg) },
 	})
 	if err != nil {
+		var se *targets.SpecError
+		if errors.As(err, &se) {
+			return Config{}, &UsageError{Err: err}
+		}
+		// Names that do not resolve, a cancelled lookup: the same
+		// command may work a minute later.
 		return Config{}, err
 	}
 
 	if hi, n := bits.Mul64(set.Len(), uint64(portList.Len())); hi != 0 || n > 1<<63 {
-		return Config{}, fmt.Errorf("%w: %d addresses × %d ports", ErrTooLarge, set.Len(), portList.Len())
+		return Config{}, &UsageError{Err: fmt.Errorf("%w: %d addresses × %d ports", ErrTooLarge, set.Len(), portList.Len())}
 	}
 
 	seed := o.Seed
-	if seed == 0 {
-		seed = uint64(o.Now().UnixNano())
+	for seed == 0 {
+		// Below 2^53, so the seed survives JSON readers that hold
+		// numbers as doubles.
+		seed = rand.Uint64() & (1<<53 - 1)
 	}
-	discovery := "none"
-	if !o.NoPing {
-		discovery = "tcp-connect:80,443"
-	}
-	return Config{
-		Targets:        set,
-		Ports:          portList.Ports(ports.TCP),
-		Prober:         prober,
-		Discover:       !o.NoPing,
-		DiscoveryPorts: []uint16{80, 443},
-		Names:          names,
-		Concurrency:    o.Concurrency,
-		Rate:           o.Rate,
-		Retries:        o.Retries,
-		AllStates:      o.AllStates,
-		Seed:           seed,
-		Out:            o.Out,
-		Log:            o.Log,
-		Now:            o.Now,
-		ScanID:         NewScanID(o.Now()),
-		Tool:           o.Tool,
+	cfg := Config{
+		Targets:     set,
+		Ports:       portList,
+		Method:      method,
+		Names:       names,
+		Concurrency: o.Concurrency,
+		Rate:        o.Rate,
+		Retries:     o.Retries,
+		Timing:      &timing,
+		AllStates:   o.AllStates,
+		Seed:        seed,
+		Out:         o.Out,
+		Log:         o.Log,
+		Now:         o.Now,
+		ScanID:      NewScanID(o.Now()),
+		Tool:        o.Tool,
 		Scope: event.Scope{
 			Targets:   set.Specs(),
 			Exclude:   set.ExcludeSpecs(),
 			Ports:     portList.String(),
-			Method:    o.Method,
-			Discovery: discovery,
+			Method:    spec.Name,
+			Discovery: "none",
 		},
-	}, nil
+	}
+	if !o.NoPing {
+		// Discovery pings with the scan's own method when it speaks
+		// TCP; that is the only kind there is so far.
+		cfg.Discovery = method
+		cfg.DiscoveryPorts = DefaultDiscoveryPorts()
+		cfg.Scope.Discovery = DiscoveryName(spec.Name, cfg.DiscoveryPorts)
+	}
+	return cfg, nil
 }
 
-// portList works out the TCP ports to scan from -p, --top-ports and
-// --exclude-ports.
-func portList(o Options) (ports.List, error) {
+// pickMethod finds o.Method in o.Methods.
+func pickMethod(o Options) (MethodSpec, error) {
+	if len(o.Methods) == 0 {
+		return MethodSpec{}, errors.New("scan: no probe methods given")
+	}
+	if o.Method == "" {
+		return o.Methods[0], nil
+	}
+	var names []string
+	for _, m := range o.Methods {
+		if m.Name == o.Method {
+			return m, nil
+		}
+		names = append(names, m.Name)
+	}
+	return MethodSpec{}, badOption("Method", o.Method, "unknown method (available: %s)", strings.Join(names, ", "))
+}
+
+// portList works out the ports to scan from the port spec, the top ports
+// and the excluded ports, keeping those of the method's protocol.
+func portList(o Options, m MethodSpec) (ports.List, error) {
 	var (
 		l     ports.List
 		err   error
@@ -191,35 +269,71 @@ func portList(o Options) (ports.List, error) {
 	}
 	switch {
 	case o.Ports != "" && o.TopPorts != 0:
-		return l, fmt.Errorf("-p and --top-ports cannot be used together")
+		return l, badOption("TopPorts", o.TopPorts, "cannot be used with a port spec")
 	case o.Ports != "":
 		l, err = ports.Parse(o.Ports, ports.ParseOptions{LoadNames: names})
 	case o.TopPorts != 0:
-		l, err = ports.Top(o.TopPorts, ports.TCP)
+		l, err = ports.Top(o.TopPorts, m.Proto)
+		if err != nil {
+			return l, badOption("TopPorts", o.TopPorts, "%v", err)
+		}
 	default:
-		l, err = ports.Top(DefaultTopPorts, ports.TCP)
+		l, err = ports.Top(DefaultTopPorts, m.Proto)
 	}
 	if err != nil {
-		return l, err
-	}
-	if len(l.Ports(ports.UDP)) > 0 {
-		return l, fmt.Errorf("bad port spec %q: UDP ports need a UDP method; --method %s scans TCP only", o.Ports, o.Method)
+		return l, &UsageError{Err: err}
 	}
 	if o.ExcludePorts != "" {
 		ex, err := ports.Parse(o.ExcludePorts, ports.ParseOptions{LoadNames: names})
 		if err != nil {
-			return l, fmt.Errorf("--exclude-ports: %w", err)
+			return l, &UsageError{Option: "ExcludePorts", Err: err}
 		}
 		l = l.Without(ex)
 	}
+	// Keep the ports of the method's protocol; say what is left out.
+	var other []ports.Port
+	for i := range l.Len() {
+		if p := l.At(i); p.Proto != m.Proto {
+			other = append(other, p)
+		}
+	}
+	if len(other) > 0 {
+		var drop ports.List
+		drop, _ = ports.Parse(portSpec(other), ports.ParseOptions{})
+		l = l.Without(drop)
+		if l.Len() > 0 {
+			o.Log.Warn(fmt.Sprintf("%d %v ports left out: method %s probes %v only",
+				len(other), other[0].Proto, m.Name, m.Proto))
+		} else {
+			return l, &UsageError{Err: fmt.Errorf("no %v ports to scan: method %s probes %v ports only (%v ports need a %v method)",
+				m.Proto, m.Name, m.Proto, other[0].Proto, other[0].Proto)}
+		}
+	}
 	if l.Len() == 0 {
-		return l, fmt.Errorf("no ports left to scan")
+		return l, &UsageError{Err: errors.New("no ports left to scan")}
 	}
 	return l, nil
 }
 
+// portSpec writes ports as a spec Parse reads back.
+func portSpec(ps []ports.Port) string {
+	var b strings.Builder
+	for i, p := range ps {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if p.Proto == ports.UDP {
+			b.WriteString("U:")
+		} else {
+			b.WriteString("T:")
+		}
+		fmt.Fprint(&b, p.Num)
+	}
+	return b.String()
+}
+
 // readList reads a target or exclusion list from path, or from stdin for
-// "-".
+// "-". Its errors are failures of the moment, not usage errors.
 func readList(path string, stdin io.Reader) ([]targets.Source, error) {
 	if path == "-" {
 		if stdin == nil {

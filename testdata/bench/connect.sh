@@ -201,7 +201,7 @@ inner() {
 	echo "go:      $(go version)"
 	echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min, before the runs)"
 	echo "ports:   $expected open on $TARGET, in a private network namespace"
-	echo "picket:  probe -n -Pn -p- -q $TARGET (default --concurrency 512, --timeout 1s, --retries 1)"
+	echo "picket:  probe -n -Pn -p- -q $TARGET (defaults: --concurrency 512, --timeout 1s, --retries 10)"
 	echo "nmap:    nmap -sT -T4 -n -Pn -p- $TARGET -oG -"
 	echo
 

@@ -1,0 +1,274 @@
+package scan
+
+import "time"
+
+// Timing holds the defaults of the engine's per-host timing, in the
+// spirit of Nmap's: round-trip times measured per host give its timeout
+// (RFC 6298: SRTT + 4·RTTVAR), a congestion window bounds the probes in
+// flight to it, and drops — ports that answer only a resent probe — make
+// the engine slow down for that host and probe its unanswered ports
+// again.
+type Timing struct {
+	InitialRTO time.Duration // timeout before a host's first answer
+	MinRTO     time.Duration
+	MaxRTO     time.Duration
+	// FinalWait is the least time the last try of a port waits: longer
+	// than the kernel's first SYN resend (1 s), so a connect's own
+	// resend can still be answered.
+	FinalWait time.Duration
+	// MaxDelay bounds the pause between probes to one host when it
+	// drops probes sent faster.
+	MaxDelay time.Duration
+	InitCwnd float64
+}
+
+// DefaultTiming is the timing a scan uses unless told otherwise.
+func DefaultTiming() Timing {
+	return Timing{
+		InitialRTO: time.Second,
+		MinRTO:     100 * time.Millisecond,
+		MaxRTO:     10 * time.Second,
+		FinalWait:  1500 * time.Millisecond,
+		MaxDelay:   1500 * time.Millisecond,
+		InitCwnd:   10,
+	}
+}
+
+// Throttle values of a host event: how the engine had to pace a host.
+const (
+	// ThrottleSlowed: the host dropped probes sent fast (a rate limit on
+	// SYNs, or on the ICMP errors of a firewall), and answered once the
+	// engine sent slower.
+	ThrottleSlowed = "slowed"
+	// ThrottleGaveUp: the host kept dropping probes however slowly they
+	// were sent, so the engine stopped slowing down and relied on
+	// resending; ports still unanswered are filtered.
+	ThrottleGaveUp = "gave-up"
+)
+
+// A host is judged on whether it drops probes once it gave minWindow
+// answers over at least minSpan: drops show as answers to resent probes,
+// which come in bunches a second or so after the first tries.
+const (
+	minWindow = 10
+	minSpan   = time.Second
+)
+
+// hostTiming is the timing state of one host.
+type hostTiming struct {
+	c            *Timing
+	maxCwnd      float64
+	srtt, rttvar time.Duration
+	samples      int
+	cwnd         float64
+	ssthresh     float64
+
+	delay time.Duration // pause between probes to this host
+	next  time.Time     // earliest time of the next probe
+
+	maxTry int // highest try of a port that was answered
+
+	// The current window of answers: good ones answered their first
+	// try, bad ones only a resent probe (the earlier ones were dropped);
+	// sends counts the probes sent in the window.
+	good, bad, sends int
+	winStart         time.Time
+	prevShare        float64 // share of first-try answers before the last slowdown
+	judged           bool    // prevShare is set
+	lastCut          time.Time
+	futile           int // slowdowns in a row that did not help
+	throttle         string
+}
+
+func newHostTiming(c *Timing, maxCwnd int, now time.Time) hostTiming {
+	return hostTiming{c: c, maxCwnd: float64(max(1, maxCwnd)), cwnd: min(c.InitCwnd, float64(max(1, maxCwnd))),
+		ssthresh: float64(max(1, maxCwnd)), winStart: now}
+}
+
+// seed starts the RTT estimate from an earlier measurement (the ping).
+func (t *hostTiming) seed(rtt time.Duration) {
+	if rtt > 0 {
+		t.sample(rtt)
+	}
+}
+
+// rto is the time to wait for an answer to a probe.
+func (t *hostTiming) rto() time.Duration {
+	if t.samples == 0 {
+		return t.c.InitialRTO
+	}
+	return min(max(t.srtt+4*t.rttvar, t.c.MinRTO), t.c.MaxRTO)
+}
+
+// timeout is the time to wait for try number try of a port, last
+// telling whether no further try will follow.
+func (t *hostTiming) timeout(last bool) time.Duration {
+	d := t.rto()
+	if last {
+		d = max(d, t.c.FinalWait)
+	}
+	return d
+}
+
+func (t *hostTiming) sample(rtt time.Duration) {
+	if t.samples == 0 {
+		t.srtt, t.rttvar = rtt, rtt/2
+	} else {
+		diff := t.srtt - rtt
+		if diff < 0 {
+			diff = -diff
+		}
+		t.rttvar = (3*t.rttvar + diff) / 4
+		t.srtt = (7*t.srtt + rtt) / 8
+	}
+	t.samples++
+}
+
+// window is how many probes may be in flight to the host.
+func (t *hostTiming) window() int { return max(1, int(t.cwnd)) }
+
+// sent records a probe sent at now.
+func (t *hostTiming) sent(now time.Time) {
+	t.sends++
+	if t.delay > 0 {
+		t.next = now.Add(t.delay)
+	}
+}
+
+// allowedRetries is how often an unanswered port may be probed again:
+// once, and as often as the host has needed so far for some port, up to
+// max.
+func (t *hostTiming) allowedRetries(max_ int) int {
+	return min(max_, max(1, t.maxTry+1))
+}
+
+// expired records a probe that got no answer in time. A silent port
+// (a firewall's drop) is no sign of congestion: the window grows as for
+// an answer, or a host that drops most ports would be probed a few ports
+// at a time. Drops that a rate limit causes show as answers to resent
+// probes, which shrink the window and slow the host down.
+func (t *hostTiming) expired() { t.grow() }
+
+func (t *hostTiming) grow() {
+	if t.cwnd < t.ssthresh {
+		t.cwnd++
+	} else {
+		t.cwnd += 1 / t.cwnd
+	}
+	t.cwnd = min(t.cwnd, t.maxCwnd)
+}
+
+// late reports whether an RTT spans one of the kernel's SYN resends (a
+// second or more where the host usually answers much faster): the first
+// SYN was dropped.
+func (t *hostTiming) late(rtt time.Duration) bool {
+	return rtt >= 900*time.Millisecond && (t.samples == 0 || rtt > 4*t.srtt)
+}
+
+// answered records an answer to try number try (-1: unknown) with the
+// measured rtt. It reports whether the engine should slow down for the
+// host and probe its unanswered ports again.
+func (t *hostTiming) answered(try int, rtt time.Duration, now time.Time) (reprobe bool) {
+	late := t.late(rtt)
+	if rtt > 0 && !late {
+		t.sample(rtt)
+	}
+	if late && try < 1 {
+		try = 1
+	}
+	if try > t.maxTry {
+		t.maxTry = try
+	}
+	if try > 0 {
+		// A drop: halve the window, as TCP does, once per round trip —
+		// unless the drops were found not to depend on the pace.
+		t.bad++
+		if t.throttle != ThrottleGaveUp && now.Sub(t.lastCut) > max(2*t.srtt, 100*time.Millisecond) {
+			t.ssthresh = max(2, t.cwnd/2)
+			t.cwnd = t.ssthresh
+			t.lastCut = now
+		}
+	} else {
+		t.good++
+		t.grow()
+	}
+	if t.good+t.bad < minWindow || now.Sub(t.winStart) < minSpan {
+		return false
+	}
+	return t.evaluate(now, false)
+}
+
+// suspect reports whether the host dropped probes since the last
+// judgement, or answered for ports it had left unanswered before (recovered),
+// and the engine may still slow down for it: then its unanswered ports
+// are not final yet.
+func (t *hostTiming) suspect(recovered bool) bool {
+	return (t.bad > 0 || recovered) && t.throttle != ThrottleGaveUp && t.delay < t.c.MaxDelay
+}
+
+// evaluate judges the current window of answers: when too many of them
+// needed a resend, the engine slows down for the host (and the caller
+// probes its unanswered ports again), unless slowing down has not made
+// the host answer a larger share of first tries, three times in a row — then
+// the loss does not depend on the rate, and the engine gives up on
+// slowing down. A window without drops speeds the host up by a quarter.
+// force judges a short window at the end of a host.
+func (t *hostTiming) evaluate(now time.Time, force bool) (reprobe bool) {
+	n := t.good + t.bad
+	lossy := t.bad*5 > n || force
+	// The share of answers that came at the first try: a rate limit
+	// lets more of the first tries through when probes come slower;
+	// random loss does not.
+	share := float64(t.good) / float64(max(1, n))
+	judge := !force && n >= minWindow
+	elapsed := now.Sub(t.winStart)
+	t.good, t.bad, t.sends, t.winStart = 0, 0, 0, now
+	if !lossy {
+		// The pace works: a later slowdown is judged afresh.
+		t.futile, t.judged = 0, false
+		if t.delay > 0 && !force {
+			// Answered well: try a little faster, as TCP grows its
+			// window; drops will slow it down again.
+			t.delay = t.delay * 3 / 4
+			if t.delay < time.Millisecond {
+				t.delay = 0
+			}
+		}
+		return false
+	}
+	if t.throttle == ThrottleGaveUp {
+		return false
+	}
+	if judge && t.delay > 0 && t.judged {
+		if share < 0.8 && share < t.prevShare*1.4+0.05 {
+			t.futile++
+			if t.futile >= 3 {
+				t.throttle = ThrottleGaveUp
+				t.delay = 0
+				t.next = time.Time{}
+				t.cwnd = max(t.cwnd, t.c.InitCwnd)
+				t.ssthresh = t.maxCwnd
+				return false
+			}
+		} else {
+			t.futile = 0
+		}
+	}
+	if judge {
+		t.prevShare, t.judged = share, true
+	}
+	// Send no faster than the host answered, with a tenth of room, and
+	// at least half and at most a quarter as fast as before. (The
+	// answers of a window that spent time waiting for timeouts come
+	// slower than the host could answer, hence the bound.)
+	least := max(2*t.delay, 5*time.Millisecond)
+	d := least
+	if elapsed > 0 && n > 0 {
+		d = min(max(d, elapsed*11/10/time.Duration(n)), 2*least)
+	}
+	t.delay = min(d, t.c.MaxDelay)
+	if t.throttle == "" {
+		t.throttle = ThrottleSlowed
+	}
+	return true
+}
