@@ -3,12 +3,13 @@ module github.com/picketscan/picket
 go 1.26.0
 
 require (
+	github.com/google/gopacket v1.1.19
 	github.com/oklog/ulid/v2 v2.1.2
 	github.com/tidwall/gjson v1.20.2
 	github.com/urfave/cli/v2 v2.27.7
+	golang.org/x/net v0.62.0
 	golang.org/x/sys v0.50.0
 	golang.org/x/term v0.48.0
-	golang.org/x/time v0.16.0
 )
 
 require (

@@ -54,7 +54,7 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "exclude-file", Usage: "never probe the targets listed in `FILE`"},
 		&cli.BoolFlag{Name: "Pn", Usage: "skip host discovery: treat every target as up"},
 		&cli.BoolFlag{Name: "n", Usage: "never do reverse DNS lookups"},
-		&cli.StringFlag{Name: "method", Value: "connect", Usage: "probe `METHOD`: " + methodHelp()},
+		&cli.StringFlag{Name: "method", Usage: "probe `METHOD`: " + methodHelp() + " (default: syn with CAP_NET_RAW, else connect)"},
 		&cli.Float64Flag{Name: "rate", Aliases: []string{"max-rate"}, Usage: "send at most `N` probes per second in all (0: no limit)"},
 		&cli.IntFlag{Name: "concurrency", Value: 512, Usage: "keep at most `N` probes in flight"},
 		&cli.IntFlag{Name: "retries", Aliases: []string{"max-retries"}, Value: 10, Usage: "resend an unanswered probe up to `N` times (fewer while the host answers first tries)"},
@@ -84,6 +84,13 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 		}
 		inputList = "-"
 	}
+	method := c.String("method")
+	if method == "" {
+		var why error
+		if method, why = methods.Default(); why != nil {
+			env.Log.Info(fmt.Sprintf("using --method %s: %v", method, why))
+		}
+	}
 	out := event.NewWriter(env.Stdout)
 	opts := scan.Options{
 		Targets:      targets,
@@ -93,7 +100,7 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 		Ports:        c.String("p"),
 		TopPorts:     c.Int("top-ports"),
 		ExcludePorts: c.String("exclude-ports"),
-		Method:       c.String("method"),
+		Method:       method,
 		Methods:      methods.List(),
 		NoPing:       c.Bool("Pn"),
 		NoDNS:        c.Bool("n"),

@@ -118,7 +118,7 @@ func TestCommandLine(t *testing.T) {
 		{"missing target file is a runtime error", []string{"-iL", "/nonexistent/targets.txt"}, 1, nil, []string{"/nonexistent/targets.txt"}, false},
 		{"unresolvable exclusion is a runtime error", []string{"-n", "-p", "1", "127.0.0.1", "--exclude", "nowhere.invalid"}, 1, nil, []string{`resolve exclusion "nowhere.invalid"`}, false},
 		{"bad option names its flag", []string{"-n", "--concurrency", "0", "127.0.0.1"}, 2, nil, []string{"bad --concurrency 0: must be at least 1"}, false},
-		{"unknown method names its flag", []string{"-n", "--method", "syn", "127.0.0.1"}, 2, nil, []string{"bad --method syn: unknown method (available: connect)"}, false},
+		{"unknown method names its flag", []string{"-n", "--method", "bogus", "127.0.0.1"}, 2, nil, []string{"bad --method bogus: unknown method (available: connect, syn)"}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -319,5 +319,49 @@ func TestProgressLineOnTerminal(t *testing.T) {
 	}
 	if bytes.Contains(events, []byte("ETA")) || !bytes.Contains(events, []byte(`"complete":true`)) {
 		t.Errorf("stdout should hold only events:\n%s", events)
+	}
+}
+
+// TestWithoutRawSockets runs probe as an unprivileged user: --method syn
+// must fail with a clear one-line message, and with no method named the
+// scan falls back to connect and says why.
+func TestWithoutRawSockets(t *testing.T) {
+	labnet.Require(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run probe as another user")
+	}
+	open := labnet.Listen(t, "127.0.0.1:0").Port
+	// The binary lives in a private temporary directory; nobody must
+	// be able to reach it.
+	if err := os.Chmod(filepath.Dir(probeBin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	asNobody := func(args ...string) run {
+		cmd := exec.Command(probeBin, args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return run{code, out.String(), errb.String()}
+	}
+	r := asNobody("-n", "-Pn", "--method", "syn", "-p", strconv.Itoa(int(open)), "127.0.0.1")
+	if r.code != 1 || !strings.Contains(r.stderr, "CAP_NET_RAW") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || r.stdout != "" {
+		t.Errorf("--method syn unprivileged: exit %d, stdout %q, stderr %q; want exit 1, one line naming CAP_NET_RAW", r.code, r.stdout, r.stderr)
+	}
+	r = asNobody("-n", "-Pn", "-p", strconv.Itoa(int(open)), "127.0.0.1")
+	if r.code != 0 || !strings.Contains(r.stderr, "using --method connect") || !strings.Contains(r.stderr, "CAP_NET_RAW") ||
+		!strings.Contains(r.stdout, `"method":"connect"`) || !strings.Contains(r.stdout, fmt.Sprintf(`"port":%d,"proto":"tcp","state":"open"`, open)) {
+		t.Errorf("default method unprivileged: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	// As root, the default is syn and nothing is said.
+	r = probe(t, "-n", "-Pn", "-p", strconv.Itoa(int(open)), "127.0.0.1")
+	if r.code != 0 || r.stderr != "" || !strings.Contains(r.stdout, `"method":"syn"`) {
+		t.Errorf("default method as root: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
 	}
 }
