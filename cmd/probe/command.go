@@ -28,10 +28,13 @@ event per open port (every port with --all-states), and a scan end with
 blocks, octet ranges (192.0.2.1-20, 10.0-3.1.1-254) and host names.
 
 Hosts are first pinged with a TCP connect to ports 80 and 443 (Nmap's
-unprivileged ping); -Pn skips that and scans every target. Probes are
-spread over all targets and ports in a random order. On SIGINT or
-SIGTERM probe stops sending, writes the scan end with "complete": false
-and exits 130 or 143.`,
+unprivileged ping); -Pn skips that and scans every target. Hosts and
+their ports are probed in a random order (the seed is in the scan
+start). Timeouts follow each host's round-trip time; a host that drops
+probes sent fast is paced and its silent ports are probed again. A
+host's event comes before its port events. On SIGINT or SIGTERM probe
+sends nothing more, writes what it found and the scan end with
+"complete": false, and exits 130 or 143.`,
 		Examples: []string{
 			"probe -n -p 22,80,443 127.0.0.1",
 			"probe -n -Pn -p- --all-states 127.0.0.1 | jq -c 'select(.type==\"port\")'",
@@ -59,8 +62,8 @@ func flags() []cli.Flag {
 		&cli.IntFlag{Name: "concurrency", Value: 512, Usage: "keep at most `N` probes in flight"},
 		&cli.IntFlag{Name: "retries", Aliases: []string{"max-retries"}, Value: 10, Usage: "resend an unanswered probe up to `N` times (fewer while the host answers first tries)"},
 		&cli.DurationFlag{Name: "timeout", Aliases: []string{"initial-rtt-timeout"}, Value: time.Second, Usage: "wait `DURATION` for an answer until a host's round-trip time is measured"},
-		&cli.DurationFlag{Name: "min-rtt-timeout", Usage: "wait at least `DURATION` for an answer (default 100ms)"},
-		&cli.DurationFlag{Name: "max-rtt-timeout", Usage: "wait at most `DURATION` for an answer (default 10s)"},
+		&cli.DurationFlag{Name: "min-rtt-timeout", Value: scan.DefaultTiming.MinRTO, Usage: "wait at least `DURATION` for an answer"},
+		&cli.DurationFlag{Name: "max-rtt-timeout", Value: scan.DefaultTiming.MaxRTO, Usage: "wait at most `DURATION` for an answer"},
 		&cli.BoolFlag{Name: "all-states", Usage: "report closed and filtered ports and down hosts too"},
 		&cli.Uint64Flag{Name: "seed", Usage: "shuffle the probe order with `SEED`, to repeat an order (0: a new order each run)"},
 	}

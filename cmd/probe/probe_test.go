@@ -365,3 +365,115 @@ func TestWithoutRawSockets(t *testing.T) {
 		t.Errorf("default method as root: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// activeOpens reads the namespace's count of connects begun (TCP
+// ActiveOpens in /proc/net/snmp): what left the machine, counted by the
+// kernel.
+func activeOpens(t *testing.T) int {
+	t.Helper()
+	data, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var head []string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Tcp:" {
+			continue
+		}
+		if head == nil {
+			head = f
+			continue
+		}
+		for i, name := range head {
+			if name == "ActiveOpens" && i < len(f) {
+				n, err := strconv.Atoi(f[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+		}
+	}
+	t.Fatal("no Tcp ActiveOpens in /proc/net/snmp")
+	return 0
+}
+
+// dropHost is a lab host whose firewall drops every TCP probe.
+func dropHost(t *testing.T) string {
+	t.Helper()
+	return labnet.Lab(t, labnet.HostSpec{Rules: "tcp dport 1-65535 drop"})[0].Addr.String()
+}
+
+// TestRateHoldsOnTheWire samples the kernel's count of connects while
+// probe scans a host that answers nothing: no 100 ms holds more than
+// --rate×0.1 plus a burst of one.
+func TestRateHoldsOnTheWire(t *testing.T) {
+	labnet.Require(t)
+	addr := dropHost(t)
+	type sample struct {
+		at time.Time
+		n  int
+	}
+	base := activeOpens(t)
+	cmd, stdout, stderr := start(t, "-n", "-Pn", "--method", "connect", "--rate", "100", "--timeout", "200ms", "--max-rtt-timeout", "300ms", "-p", "1-150", addr)
+	done := make(chan error, 1)
+	go func() { _, _ = io.Copy(io.Discard, stdout); done <- cmd.Wait() }()
+	var samples []sample
+	for running := true; running; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("probe: %v: %s", err, stderr)
+			}
+			running = false
+		case <-time.After(5 * time.Millisecond):
+		}
+		samples = append(samples, sample{time.Now(), activeOpens(t) - base})
+	}
+	if total := samples[len(samples)-1].n; total < 300 {
+		t.Fatalf("%d connects, want 300 (150 ports, each tried twice)", total)
+	}
+	const limit = 100*0.1 + 1
+	for i := range samples {
+		for j := i + 1; j < len(samples) && samples[j].at.Sub(samples[i].at) <= 100*time.Millisecond; j++ {
+			if n := samples[j].n - samples[i].n; n > limit {
+				t.Fatalf("%d connects within %v, want at most %d", n, samples[j].at.Sub(samples[i].at), int(limit))
+			}
+		}
+	}
+}
+
+// TestNothingSentAfterSignal stops probe while its first probes wait on
+// a host that answers nothing and thousands more are due: after the
+// signal, the kernel counts no more connects.
+func TestNothingSentAfterSignal(t *testing.T) {
+	labnet.Require(t)
+	addr := dropHost(t)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		base := activeOpens(t)
+		cmd, stdout, stderr := start(t, "-n", "-Pn", "--method", "connect", "--timeout", "30s", "-p", "1-5000", addr)
+		done := make(chan error, 1)
+		go func() { _, _ = io.Copy(io.Discard, stdout); done <- cmd.Wait() }()
+		deadline := time.Now().Add(10 * time.Second)
+		for activeOpens(t)-base < 10 {
+			if time.Now().After(deadline) {
+				t.Fatalf("probe did not start 10 probes: %d", activeOpens(t)-base)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		at := activeOpens(t)
+		if err := cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			t.Fatal("probe did not stop within 10 s of the signal")
+		}
+		if n := activeOpens(t) - at; n != 0 {
+			t.Errorf("%v: %d connects after the signal, want none; stderr: %s", sig, n, stderr)
+		}
+	}
+}

@@ -89,16 +89,21 @@ type hostState struct {
 	tries   []uint8
 	local   []uint8 // local failures per port
 	base    []uint8 // tries that do not count: local failures, rounds before a reprobe
-	res     []portRes
-	pending int // ports without a result
-	flight  int // probes in flight
-	t       hostTiming
+	// deadline is when the latest try of each port times out, since the
+	// engine's epoch.
+	deadline []int64
+	res      []portRes
+	pending  int // ports without a result
+	flight   int // probes in flight
+	t        hostTiming
 	// up is set by the first answer that proves the host alive.
 	up     bool
 	upWhy  Result
 	best   Result // the most telling non-answer, for a host found down
 	done   bool
 	active int // position in the engine's active list, -1 if none
+	// reasons is the engine's reason table as of the host's finish.
+	reasons []string
 }
 
 // expiry is a probe the engine stopped waiting for.
@@ -131,8 +136,9 @@ func (q *timeoutHeap) Pop() any {
 }
 
 type engine struct {
-	p    phase
-	sess Session
+	p     phase
+	sess  Session
+	epoch time.Time
 
 	mu         sync.Mutex
 	changed    chan struct{}
@@ -148,6 +154,10 @@ type engine struct {
 	reasons    []string
 	reasonIdx  map[string]uint8
 	finishedCh chan *hostState
+	// finishing counts hosts handed to a finisher and not yet written;
+	// they count against maxActive, so the finishers' queue never fills
+	// and a slow finisher (reverse DNS) holds back new hosts.
+	finishing int
 }
 
 // states maps portRes.state to names.
@@ -166,12 +176,13 @@ func stateIndex(s string) uint8 {
 func (p phase) run(ctx context.Context) error {
 	e := &engine{
 		p:          p,
+		epoch:      time.Now(),
 		changed:    make(chan struct{}),
 		byAddr:     make(map[netip.Addr]*hostState),
 		portIndex:  make([]int32, 1<<16),
 		reasonIdx:  make(map[string]uint8),
 		reasons:    []string{""},
-		finishedCh: make(chan *hostState, 64),
+		finishedCh: make(chan *hostState, max(1, p.maxActive)),
 	}
 	for i := range e.portIndex {
 		e.portIndex[i] = -1
@@ -192,6 +203,10 @@ func (p phase) run(ctx context.Context) error {
 		finishers.Go(func() {
 			for h := range e.finishedCh {
 				p.finish(e, h)
+				e.mu.Lock()
+				e.finishing--
+				e.wake()
+				e.mu.Unlock()
 			}
 		})
 	}
@@ -261,11 +276,15 @@ func (e *engine) sender(ctx context.Context) {
 			return
 		}
 		r, done := e.sess.Send(p)
+		e.mu.Lock()
 		if done {
-			e.mu.Lock()
 			e.answer(h, pi, p.Try, r, true)
-			e.mu.Unlock()
+		} else if !h.done && h.flags[pi]&fOut != 0 && int(h.tries[pi])-1 == p.Try {
+			// Only a probe still waiting needs a timeout; most answers
+			// on a LAN are there as Send returns.
+			heap.Push(&e.timeouts, timeoutEntry{at: e.epoch.Add(time.Duration(h.deadline[pi])), h: h, pi: int32(pi), try: uint8(min(p.Try, 255))})
 		}
+		e.mu.Unlock()
 	}
 }
 
@@ -276,6 +295,9 @@ func (e *engine) carryExpiry(x expiry) {
 	r, ok := e.sess.Expire(Probe{Dst: dst, Try: x.try}, x.final)
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if !ok && !x.h.done {
+		x.h.t.expired()
+	}
 	switch {
 	case ok:
 		e.settle(x.h, x.pi, x.try, r)
@@ -309,7 +331,7 @@ func (e *engine) next(ctx context.Context, timer *time.Timer, xs *[]expiry) (Pro
 			return Probe{}, nil, 0, true
 		}
 		e.fill(now)
-		if len(e.active) == 0 && e.exhausted && len(e.deferred) == 0 {
+		if len(e.active) == 0 && e.exhausted && len(e.deferred) == 0 && e.finishing == 0 {
 			e.wake()
 			return Probe{}, nil, 0, false
 		}
@@ -361,7 +383,7 @@ func (e *engine) launch(h *hostState, pi int, now time.Time) Probe {
 	e.flight++
 	h.t.sent(now)
 	last := try-int(h.base[pi]) >= h.t.allowedRetries(e.p.retries)
-	heap.Push(&e.timeouts, timeoutEntry{at: now.Add(h.t.timeout(last)), h: h, pi: int32(pi), try: uint8(min(try, 255))})
+	h.deadline[pi] = int64(now.Add(h.t.timeout(last)).Sub(e.epoch))
 	if e.p.onSend != nil {
 		e.p.onSend(try > 0)
 	}
@@ -502,11 +524,19 @@ func (e *engine) settleAll(h *hostState) {
 }
 
 // reprobe puts the ports of h that went unanswered back to question,
-// after the engine slowed down for h.
+// after the engine slowed down for h, and gives the ports still in
+// question their full count of tries again.
 func (e *engine) reprobe(h *hostState) {
 	noResp := e.reason(ReasonNoResponse)
 	for pi := range h.flags {
-		if h.flags[pi]&(fFinal|fError) == fFinal && h.res[pi].reason == noResp {
+		if h.flags[pi]&fFinal == 0 && h.tries[pi] > 0 && h.tries[pi] < 200 {
+			h.base[pi] = h.tries[pi]
+			if h.flags[pi]&fOut != 0 {
+				h.base[pi]-- // the try in flight counts as the first
+			}
+			continue
+		}
+		if h.flags[pi]&(fFinal|fError) == fFinal && h.res[pi].reason == noResp && h.tries[pi] < 200 {
 			h.flags[pi] &^= fFinal
 			h.base[pi] = h.tries[pi]
 			h.pending++
@@ -524,10 +554,31 @@ func (e *engine) queueRetry(h *hostState, pi int) {
 
 // check finishes h once every port has a result and nothing is in
 // flight.
+// A host that dropped probes since the engine last judged it is not
+// finished yet: the engine slows down and probes its unanswered ports
+// again (a host behind an ICMP rate limit answers one probe a second).
 func (e *engine) check(h *hostState) {
-	if !h.done && h.pending == 0 && h.flight == 0 {
-		e.finishHost(h)
+	if h.done || h.pending != 0 || h.flight != 0 {
+		return
 	}
+	if e.p.mode == modePorts && h.t.suspect() && e.hasNoResponse(h) && h.t.evaluate(time.Now(), true) {
+		e.reprobe(h)
+		if h.pending > 0 {
+			return
+		}
+	}
+	e.finishHost(h)
+}
+
+// hasNoResponse reports whether some port of h went unanswered.
+func (e *engine) hasNoResponse(h *hostState) bool {
+	noResp := e.reason(ReasonNoResponse)
+	for pi := range h.flags {
+		if h.flags[pi]&(fFinal|fError) == fFinal && h.res[pi].reason == noResp {
+			return true
+		}
+	}
+	return false
 }
 
 // finishHost removes h from the active hosts and hands it to a finisher.
@@ -547,13 +598,17 @@ func (e *engine) finishHost(h *hostState) {
 		delete(e.byAddr, h.addr)
 	}
 	h.flight = 0
+	// Reasons are only ever appended: the host keeps the table as it is
+	// now, which holds every reason of its ports.
+	h.reasons = e.reasons
+	e.finishing++
 	e.finishedCh <- h
 	e.wake()
 }
 
 // fill activates hosts up to the phase's limit.
 func (e *engine) fill(now time.Time) {
-	for len(e.active) < e.p.maxActive {
+	for len(e.active)+e.finishing < e.p.maxActive {
 		var h host
 		switch {
 		case len(e.deferred) > 0 && e.byAddr[e.deferred[0].addr] == nil:
@@ -582,17 +637,18 @@ func (e *engine) fill(now time.Time) {
 func (e *engine) activate(h host, now time.Time) {
 	n := len(e.p.ports)
 	hs := &hostState{
-		host:    h,
-		ports:   e.p.ports,
-		perm:    newPermutation(uint64(n), e.p.seed^mix64(h.index+1)),
-		flags:   make([]uint8, n),
-		tries:   make([]uint8, n),
-		local:   make([]uint8, n),
-		base:    make([]uint8, n),
-		res:     make([]portRes, n),
-		pending: n,
-		t:       newHostTiming(e.p.timing, e.p.conc, now),
-		active:  len(e.active),
+		host:     h,
+		ports:    e.p.ports,
+		perm:     newPermutation(uint64(n), e.p.seed^mix64(h.index+1)),
+		flags:    make([]uint8, n),
+		tries:    make([]uint8, n),
+		local:    make([]uint8, n),
+		base:     make([]uint8, n),
+		deadline: make([]int64, n),
+		res:      make([]portRes, n),
+		pending:  n,
+		t:        newHostTiming(e.p.timing, e.p.conc, now),
+		active:   len(e.active),
 	}
 	if e.p.start != nil {
 		e.p.start(hs)
@@ -653,18 +709,13 @@ func (e *engine) wake() {
 	}
 }
 
-// portResults returns the results of h in port order, for its events.
-// It must be called after h is finished; reasons are read from the
-// engine's table, which only grows.
-func (e *engine) result(h *hostState, pi int) (Result, bool) {
+// result returns the result of port pi of a finished host.
+func (h *hostState) result(pi int) (Result, bool) {
 	f := h.flags[pi]
 	if f&fFinal == 0 || f&fError != 0 {
 		return Result{}, false
 	}
 	r := h.res[pi]
-	e.mu.Lock()
-	reason := e.reasons[r.reason]
-	e.mu.Unlock()
-	return Result{State: states[r.state], Reason: reason, TTL: int(r.ttl),
+	return Result{State: states[r.state], Reason: h.reasons[r.reason], TTL: int(r.ttl),
 		RTT: time.Duration(float64(r.rtt) * float64(time.Millisecond))}, true
 }

@@ -150,6 +150,9 @@ type MethodConfig struct {
 	// Concurrency is the most probes the engine keeps in flight; a method
 	// may size its buffers from it.
 	Concurrency int
+	// Files is how many file descriptors the method may hold at once, 0
+	// for no known limit.
+	Files int
 }
 
 // MethodSpec describes a method for the table in lib/scan/methods.

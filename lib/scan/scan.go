@@ -343,7 +343,7 @@ func (s *scanner) writeHost(ctx context.Context, h host, r *hostResults) {
 		}
 		throttle = r.h.t.throttle
 		for pi := range r.h.ports {
-			if res, ok := r.e.result(r.h, pi); ok {
+			if res, ok := r.h.result(pi); ok {
 				s.count(res)
 			}
 		}
@@ -368,7 +368,7 @@ func (s *scanner) writeHost(ctx context.Context, h host, r *hostResults) {
 		return
 	}
 	for pi, port := range r.h.ports {
-		res, ok := r.e.result(r.h, pi)
+		res, ok := r.h.result(pi)
 		if ok && (res.State == StateOpen || s.cfg.AllStates) {
 			s.out.send(s.portEvent(h, port, res))
 		}

@@ -309,25 +309,52 @@ func TestScanIPv6(t *testing.T) {
 	}
 }
 
+// watchWriter collects events and calls fn with each line as it is
+// written.
+type watchWriter struct {
+	bytes.Buffer
+	fn func(line []byte)
+}
+
+func (w *watchWriter) Write(p []byte) (int, error) {
+	for _, line := range bytes.Split(bytes.TrimSuffix(p, []byte("\n")), []byte("\n")) {
+		w.fn(line)
+	}
+	return w.Buffer.Write(p)
+}
+
+// TestScanInterrupted stops a scan while it waits on a dropped port:
+// 127.0.0.2 refuses both ports and is written at once; the stop comes on
+// its port events, while 127.0.0.1 still waits.
 func TestScanInterrupted(t *testing.T) {
 	labnet.Require(t)
 	open := labnet.Listen(t, "127.0.0.1:0").Port
 	filtered := labnet.DropPort(t)
-	o := baseOptions(fmt.Sprintf("%d,%d", open, filtered), "127.0.0.1")
-	o.Timeout = 30 * time.Second
+	o := baseOptions(fmt.Sprintf("%d,%d", open, filtered), "127.0.0.1", "127.0.0.2")
+	o.AllStates = true
+	slow := fastTiming
+	slow.InitialRTO, slow.FinalWait = 30*time.Second, 30*time.Second
+	o.Timing = &slow
 	ctx, cancel := context.WithCancelCause(context.Background())
-	go func() {
-		time.Sleep(300 * time.Millisecond)
-		cancel(errors.New("SIGINT"))
-	}()
-	began := time.Now()
-	r, _, err := runScan(t, ctx, o)
+	defer cancel(nil)
+	w := &watchWriter{fn: func(line []byte) {
+		if bytes.Contains(line, []byte(`"ip":"127.0.0.2","port"`)) {
+			cancel(errors.New("SIGINT"))
+		}
+	}}
+	o.Out = event.NewWriter(w)
+	cfg, err := scan.Setup(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if took := time.Since(began); took > 10*time.Second {
-		t.Errorf("scan took %v after cancellation; it must stop promptly", took)
+	began := time.Now()
+	if _, err := scan.Run(ctx, cfg); err != nil {
+		t.Fatal(err)
 	}
+	if took := time.Since(began); took > 10*time.Second {
+		t.Errorf("scan took %v; it must stop promptly when cancelled", took)
+	}
+	r := parse(t, w.Bytes())
 	if r.end.Complete || r.end.Interrupted != "SIGINT" {
 		t.Errorf("scan end = %+v, want complete=false interrupted=SIGINT", r.end)
 	}
@@ -394,10 +421,29 @@ func TestSetupRejectsBadInput(t *testing.T) {
 			if errors.As(err, &ue) != tc.usage {
 				t.Errorf("usage error = %v, want %v: %v", !tc.usage, tc.usage, err)
 			}
-			if strings.Contains(err.Error(), "--") && !strings.Contains(err.Error(), "--exclude ") {
+			if strings.Contains(err.Error(), "--") {
 				t.Errorf("lib/scan names a flag: %v", err)
 			}
 		})
+	}
+}
+
+// TestSetupLeavesOutOtherProtocols scans the TCP part of a spec with
+// UDP ports and says so.
+func TestSetupLeavesOutOtherProtocols(t *testing.T) {
+	var logs bytes.Buffer
+	o := baseOptions("T:80,U:53,161", "127.0.0.1")
+	o.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	o.Out = event.NewWriter(io.Discard)
+	cfg, err := scan.Setup(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Ports.String(); got != "T:80" || cfg.Scope.Ports != "T:80" {
+		t.Errorf("ports %q, scope %q; want T:80", got, cfg.Scope.Ports)
+	}
+	if !strings.Contains(logs.String(), "2 udp ports left out: method connect probes tcp only") {
+		t.Errorf("no note about the UDP ports:\n%s", logs.String())
 	}
 }
 

@@ -137,7 +137,7 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 	if o.Retries < 0 || o.Retries > 100 {
 		return Config{}, badOption("Retries", o.Retries, "must be 0 to 100")
 	}
-	method, err := spec.New(MethodConfig{Concurrency: o.Concurrency})
+	method, err := spec.New(MethodConfig{Concurrency: o.Concurrency, Files: fdLimit()})
 	if err != nil {
 		return Config{}, fmt.Errorf("method %s: %w", spec.Name, err)
 	}
@@ -158,7 +158,7 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 	if len(tsrc) == 0 {
 		return Config{}, &UsageError{Err: targets.ErrNoTargets}
 	}
-	xsrc := targets.Args(o.Exclude, "--exclude")
+	xsrc := targets.Args(o.Exclude, "exclusion")
 	if o.ExcludeFile != "" {
 		list, err := readList(o.ExcludeFile, o.Stdin)
 		if err != nil {

@@ -44,9 +44,13 @@ const (
 	ThrottleGaveUp = "gave-up"
 )
 
-// minWindow is how many answers a host gives before the engine judges
-// whether it drops probes.
-const minWindow = 10
+// A host is judged on whether it drops probes once it gave minWindow
+// answers over at least minSpan: drops show as answers to resent probes,
+// which come in bunches a second or so after the first tries.
+const (
+	minWindow = 10
+	minSpan   = time.Second
+)
 
 // hostTiming is the timing state of one host.
 type hostTiming struct {
@@ -63,12 +67,15 @@ type hostTiming struct {
 	maxTry int // highest try of a port that was answered
 
 	// The current window of answers: good ones answered their first
-	// try, bad ones only a resent probe (the earlier ones were dropped).
-	good, bad int
-	winStart  time.Time
-	prevGood  float64 // share of good answers before the last slowdown
-	futile    int     // slowdowns in a row that did not help
-	throttle  string
+	// try, bad ones only a resent probe (the earlier ones were dropped);
+	// sends counts the probes sent in the window.
+	good, bad, sends int
+	winStart         time.Time
+	prevShare        float64 // share of first-try answers before the last slowdown
+	judged           bool    // prevShare is set
+	lastCut          time.Time
+	futile           int // slowdowns in a row that did not help
+	throttle         string
 }
 
 func newHostTiming(c *Timing, maxCwnd int, now time.Time) hostTiming {
@@ -120,6 +127,7 @@ func (t *hostTiming) window() int { return max(1, int(t.cwnd)) }
 
 // sent records a probe sent at now.
 func (t *hostTiming) sent(now time.Time) {
+	t.sends++
 	if t.delay > 0 {
 		t.next = now.Add(t.delay)
 	}
@@ -132,65 +140,112 @@ func (t *hostTiming) allowedRetries(max_ int) int {
 	return min(max_, max(1, t.maxTry+1))
 }
 
+// expired records a probe that got no answer in time. A silent port
+// (a firewall's drop) is no sign of congestion: the window grows as for
+// an answer, or a host that drops most ports would be probed a few ports
+// at a time. Drops that a rate limit causes show as answers to resent
+// probes, which shrink the window and slow the host down.
+func (t *hostTiming) expired() { t.grow() }
+
+func (t *hostTiming) grow() {
+	if t.cwnd < t.ssthresh {
+		t.cwnd++
+	} else {
+		t.cwnd += 1 / t.cwnd
+	}
+	t.cwnd = min(t.cwnd, t.maxCwnd)
+}
+
+// late reports whether an RTT spans one of the kernel's SYN resends (a
+// second or more where the host usually answers much faster): the first
+// SYN was dropped.
+func (t *hostTiming) late(rtt time.Duration) bool {
+	return rtt >= 900*time.Millisecond && (t.samples == 0 || rtt > 4*t.srtt)
+}
+
 // answered records an answer to try number try (-1: unknown) with the
 // measured rtt. It reports whether the engine should slow down for the
 // host and probe its unanswered ports again.
 func (t *hostTiming) answered(try int, rtt time.Duration, now time.Time) (reprobe bool) {
-	// An RTT over a second spans a resent SYN: it measures the loss,
-	// not the path.
-	if rtt > 0 && rtt < time.Second {
+	late := t.late(rtt)
+	if rtt > 0 && !late {
 		t.sample(rtt)
+	}
+	if late && try < 1 {
+		try = 1
 	}
 	if try > t.maxTry {
 		t.maxTry = try
 	}
 	if try > 0 {
+		// A drop: halve the window, as TCP does, once per round trip.
 		t.bad++
-		// A drop: halve the window, as TCP does.
-		t.ssthresh = max(2, t.cwnd/2)
-		t.cwnd = t.ssthresh
+		if now.Sub(t.lastCut) > max(2*t.srtt, 100*time.Millisecond) {
+			t.ssthresh = max(2, t.cwnd/2)
+			t.cwnd = t.ssthresh
+			t.lastCut = now
+		}
 	} else {
 		t.good++
-		if t.cwnd < t.ssthresh {
-			t.cwnd++
-		} else {
-			t.cwnd += 1 / t.cwnd
-		}
-		t.cwnd = min(t.cwnd, t.maxCwnd)
+		t.grow()
 	}
+	if t.good+t.bad < minWindow || now.Sub(t.winStart) < minSpan {
+		return false
+	}
+	return t.evaluate(now, false)
+}
+
+// suspect reports whether the host dropped probes since the last
+// judgement and the engine may still slow down for it: then its
+// unanswered ports are not final yet.
+func (t *hostTiming) suspect() bool {
+	return t.bad > 0 && t.throttle != ThrottleGaveUp && t.delay < t.c.MaxDelay
+}
+
+// evaluate judges the current window of answers: when too many of them
+// needed a resend, the engine slows down for the host (and the caller
+// probes its unanswered ports again), unless slowing down has not made
+// the host answer a larger share of the probes, twice in a row — then
+// the loss does not depend on the rate, and the engine gives up on
+// slowing down. force judges a short window at the end of a host.
+func (t *hostTiming) evaluate(now time.Time, force bool) (reprobe bool) {
 	n := t.good + t.bad
-	if n < minWindow {
-		return false
-	}
-	good := float64(t.good) / float64(n)
-	lossy := t.bad*5 > n // a fifth of the answers needed a resend
+	lossy := t.bad*5 > n || (force && t.bad > 0)
+	// The share of answers that came at the first try: a rate limit
+	// lets more of the first tries through when probes come slower;
+	// random loss does not.
+	share := float64(t.good) / float64(max(1, n))
+	judge := !force && n >= minWindow
 	elapsed := now.Sub(t.winStart)
-	t.good, t.bad, t.winStart = 0, 0, now
-	switch {
-	case !lossy:
+	t.good, t.bad, t.sends, t.winStart = 0, 0, 0, now
+	if !lossy {
 		t.futile = 0
 		return false
-	case t.throttle == ThrottleGaveUp:
-		return false
-	case t.delay > 0 && good < t.prevGood*1.4 && good < 0.8:
-		// Slowing down did not make the host answer more of the
-		// first tries: the loss does not depend on the rate.
-		t.futile++
-		if t.futile >= 2 {
-			t.throttle = ThrottleGaveUp
-			t.delay = 0
-			t.next = time.Time{}
-			return false
-		}
-	default:
-		t.futile = 0
 	}
-	t.prevGood = good
-	// Send no faster than the host answered, with some room, and at
+	if t.throttle == ThrottleGaveUp {
+		return false
+	}
+	if judge && t.delay > 0 && t.judged {
+		if share < 0.8 && share < t.prevShare*1.4+0.05 {
+			t.futile++
+			if t.futile >= 2 {
+				t.throttle = ThrottleGaveUp
+				t.delay = 0
+				t.next = time.Time{}
+				return false
+			}
+		} else {
+			t.futile = 0
+		}
+	}
+	if judge {
+		t.prevShare, t.judged = share, true
+	}
+	// Send no faster than the host answered, with a tenth of room, and at
 	// least half as fast as before.
 	d := max(2*t.delay, 5*time.Millisecond)
-	if elapsed > 0 {
-		d = max(d, elapsed*5/4/time.Duration(n))
+	if elapsed > 0 && n > 0 {
+		d = max(d, elapsed*11/10/time.Duration(n))
 	}
 	t.delay = min(d, t.c.MaxDelay)
 	if t.throttle == "" {

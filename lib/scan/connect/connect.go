@@ -37,7 +37,12 @@ var _ scan.Method = (*Method)(nil)
 
 // New returns the connect method.
 func New(c scan.MethodConfig) (scan.Method, error) {
-	return &Method{maxLinger: maxLingerPerProbe * max(1, c.Concurrency)}, nil
+	linger := maxLingerPerProbe * max(1, c.Concurrency)
+	if c.Files > 0 {
+		// Sockets in flight come first; lingering ones use what is left.
+		linger = min(linger, max(0, c.Files-c.Concurrency))
+	}
+	return &Method{maxLinger: linger}, nil
 }
 
 // Proto returns TCP.
@@ -45,7 +50,11 @@ func (m *Method) Proto() ports.Proto { return ports.TCP }
 
 // Start returns a session that connects.
 func (m *Method) Start(ctx context.Context, sink scan.Sink) (scan.Session, error) {
-	return &session{ctx: ctx, sink: sink, maxLinger: m.maxLinger, pending: make(map[key]*conn)}, nil
+	s := &session{ctx: ctx, sink: sink, maxLinger: m.maxLinger, pending: make(map[key]*conn)}
+	// When the scan stops, every socket still connecting is closed at
+	// once, so the kernel resends no SYN after the stop.
+	s.stop = context.AfterFunc(ctx, s.abandon)
+	return s, nil
 }
 
 // key names one probe: a port may have a lingering socket of an earlier
@@ -66,12 +75,21 @@ type session struct {
 	lingering int
 	closed    bool
 	wg        sync.WaitGroup
+	stop      func() bool
 }
 
 // Close abandons every connect still in progress and waits for their
 // goroutines. A connect abandoned before its handshake completed sends
 // nothing more.
 func (s *session) Close() error {
+	s.stop()
+	s.abandon()
+	s.wg.Wait()
+	return nil
+}
+
+// abandon closes every socket still connecting.
+func (s *session) abandon() {
 	s.mu.Lock()
 	s.closed = true
 	all := make([]*conn, 0, len(s.pending))
@@ -83,8 +101,6 @@ func (s *session) Close() error {
 	for _, c := range all {
 		c.close()
 	}
-	s.wg.Wait()
-	return nil
 }
 
 // take removes the pending connect of k and reports whether it was
