@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,6 +67,8 @@ func flags() []cli.Flag {
 		&cli.DurationFlag{Name: "min-rtt-timeout", Value: scan.DefaultTiming.MinRTO, Usage: "wait at least `DURATION` for an answer"},
 		&cli.DurationFlag{Name: "max-rtt-timeout", Value: scan.DefaultTiming.MaxRTO, Usage: "wait at most `DURATION` for an answer"},
 		&cli.BoolFlag{Name: "all-states", Usage: "report closed and filtered ports and down hosts too"},
+		&cli.StringFlag{Name: "shard", Usage: "scan shard `I/N` of the (host, port) space, 1 <= I <= N; auto/N takes I from JOB_COMPLETION_INDEX (0-based, as Kubernetes Indexed Jobs set it) plus 1; needs --seed or --shard-key"},
+		&cli.StringFlag{Name: "shard-key", Usage: "derive the seed from `KEY`, the same for every shard"},
 		&cli.Uint64Flag{Name: "seed", Usage: "shuffle the probe order with `SEED`, to repeat an order (0: a new order each run)"},
 	}
 }
@@ -94,6 +98,10 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 			env.Log.Info(fmt.Sprintf("using --method %s: %v", method, why))
 		}
 	}
+	shard, shards, err := parseShard(c.String("shard"), os.Getenv)
+	if err != nil {
+		return app.Usagef("bad --shard %q: %v", c.String("shard"), err)
+	}
 	out := event.NewWriter(env.Stdout)
 	opts := scan.Options{
 		Targets:      targets,
@@ -115,6 +123,9 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 		MaxRTT:       c.Duration("max-rtt-timeout"),
 		AllStates:    c.Bool("all-states"),
 		Seed:         c.Uint64("seed"),
+		Shard:        shard,
+		Shards:       shards,
+		ShardKey:     c.String("shard-key"),
 		Stdin:        env.Stdin,
 		Out:          out,
 		Log:          env.Log,
@@ -150,6 +161,8 @@ var flagOf = map[string]string{
 	"Timeout":      "--timeout",
 	"MinRTT":       "--min-rtt-timeout",
 	"MaxRTT":       "--max-rtt-timeout",
+	"Shard":        "--shard",
+	"ShardKey":     "--shard-key",
 }
 
 // setupError gives a Setup error its exit code: a mistake in the flags
@@ -172,6 +185,39 @@ func setupError(err error) error {
 		return app.Usagef("%s: %v", flag, ue.Err)
 	}
 	return app.Usagef("bad %s %s: %v", flag, ue.Value, ue.Err)
+}
+
+// parseShard reads --shard: "I/N", or "auto/N" with I from the
+// JOB_COMPLETION_INDEX that Kubernetes gives each pod of an Indexed Job
+// (0-based, so I is that plus 1). "" means no sharding.
+func parseShard(s string, getenv func(string) string) (shard, shards int, err error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	i, n, ok := strings.Cut(s, "/")
+	if !ok {
+		return 0, 0, errors.New("want I/N or auto/N")
+	}
+	shards, err = strconv.Atoi(n)
+	if err != nil || shards < 1 || shards > 1<<20 {
+		return 0, 0, fmt.Errorf("shard count %q is not a number from 1 to %d", n, 1<<20)
+	}
+	if i == "auto" {
+		jci := getenv("JOB_COMPLETION_INDEX")
+		if jci == "" {
+			return 0, 0, errors.New("auto needs JOB_COMPLETION_INDEX in the environment")
+		}
+		k, err := strconv.Atoi(jci)
+		if err != nil || k < 0 || k >= shards {
+			return 0, 0, fmt.Errorf("JOB_COMPLETION_INDEX %q is not from 0 to %d", jci, shards-1)
+		}
+		return k + 1, shards, nil
+	}
+	shard, err = strconv.Atoi(i)
+	if err != nil || shard < 1 || shard > shards {
+		return 0, 0, fmt.Errorf("shard %q is not from 1 to %d", i, shards)
+	}
+	return shard, shards, nil
 }
 
 // methodHelp lists the probe methods for --help.

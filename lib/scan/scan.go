@@ -297,6 +297,9 @@ func (s *scanner) scanPorts(ctx context.Context, hosts hostSource, b *bucket) {
 	s.total.Store(uint64(len(portList)) * hostCount(hosts))
 	p := s.phaseBase(ctx, s.cfg.Method, portList, hosts, b)
 	p.mode = modePorts
+	if sh := s.cfg.Scope.Shard; sh != nil && sh.Count > 1 {
+		p.shard, p.shards = uint64(sh.Index-1), uint64(sh.Count)
+	}
 	// Enough hosts at once to keep every probe slot busy, but no more
 	// than a million ports' state in memory.
 	p.maxActive = max(1, min(s.cfg.Concurrency, (1<<20)/len(portList)))

@@ -2,6 +2,8 @@ package scan
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +48,11 @@ type Options struct {
 	Timing      *Timing       // replaces DefaultTiming wholesale when set (tests)
 	AllStates   bool
 	Seed        uint64 // 0 picks a random order
+	// Shard and Shards split the scan: this run probes shard Shard
+	// (1 to Shards) of the (host, port) space. Every shard must use the
+	// same seed: Seed, or one derived from ShardKey.
+	Shard, Shards int
+	ShardKey      string
 
 	// Resolver resolves target names and, unless NoDNS, the names of
 	// hosts found up; nil means the system's resolver.
@@ -192,7 +199,10 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 		return Config{}, &UsageError{Err: fmt.Errorf("%w: %d addresses × %d ports", ErrTooLarge, set.Len(), portList.Len())}
 	}
 
-	seed := o.Seed
+	seed, shard, err := shardSeed(o)
+	if err != nil {
+		return Config{}, err
+	}
 	for seed == 0 {
 		// Below 2^53, so the seed survives JSON readers that hold
 		// numbers as doubles.
@@ -220,6 +230,7 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 			Ports:     portList.String(),
 			Method:    spec.Name,
 			Discovery: "none",
+			Shard:     shard,
 		},
 	}
 	if !o.NoPing {
@@ -230,6 +241,29 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 		cfg.Scope.Discovery = DiscoveryName(spec.Name, DiscoveryPorts)
 	}
 	return cfg, nil
+}
+
+// shardSeed checks the shard options and returns the seed to use (0 for
+// a random one) and the shard for the scope (nil when not split).
+func shardSeed(o Options) (uint64, *event.Shard, error) {
+	seed := o.Seed
+	if o.ShardKey != "" {
+		if seed != 0 {
+			return 0, nil, badOption("ShardKey", o.ShardKey, "cannot be used with a seed: the key is the seed")
+		}
+		sum := sha256.Sum256([]byte(o.ShardKey))
+		seed = max(1, binary.BigEndian.Uint64(sum[:8])&(1<<53-1))
+	}
+	if o.Shards == 0 && o.Shard == 0 {
+		return seed, nil, nil
+	}
+	if o.Shards < 1 || o.Shard < 1 || o.Shard > o.Shards {
+		return 0, nil, badOption("Shard", fmt.Sprintf("%d/%d", o.Shard, o.Shards), "want I/N with 1 <= I <= N")
+	}
+	if seed == 0 && o.Shards > 1 {
+		return 0, nil, &UsageError{Option: "Shard", Err: errors.New("needs a seed shared by every shard (a seed, or a shard key to derive it from)")}
+	}
+	return seed, &event.Shard{Index: o.Shard, Count: o.Shards}, nil
 }
 
 // pickMethod finds o.Method in o.Methods.
