@@ -92,9 +92,10 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 		inputList = "-"
 	}
 	method := c.String("method")
+	tcpDefault, why := methods.Default()
 	if method == "" {
-		var why error
-		if method, why = methods.Default(); why != nil {
+		method = tcpDefault
+		if why != nil {
 			env.Log.Info(fmt.Sprintf("using --method %s: %v", method, why))
 		}
 	}
@@ -112,6 +113,7 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 		TopPorts:     c.Int("top-ports"),
 		ExcludePorts: c.String("exclude-ports"),
 		Method:       method,
+		PingMethod:   tcpDefault,
 		Methods:      methods.List(),
 		NoPing:       c.Bool("Pn"),
 		NoDNS:        c.Bool("n"),

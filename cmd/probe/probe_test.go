@@ -118,7 +118,7 @@ func TestCommandLine(t *testing.T) {
 		{"missing target file is a runtime error", []string{"-iL", "/nonexistent/targets.txt"}, 1, nil, []string{"/nonexistent/targets.txt"}, false},
 		{"unresolvable exclusion is a runtime error", []string{"-n", "-p", "1", "127.0.0.1", "--exclude", "nowhere.invalid"}, 1, nil, []string{`resolve exclusion "nowhere.invalid"`}, false},
 		{"bad option names its flag", []string{"-n", "--concurrency", "0", "127.0.0.1"}, 2, nil, []string{"bad --concurrency 0: must be at least 1"}, false},
-		{"unknown method names its flag", []string{"-n", "--method", "bogus", "127.0.0.1"}, 2, nil, []string{"bad --method bogus: unknown method (available: connect, syn)"}, false},
+		{"unknown method names its flag", []string{"-n", "--method", "bogus", "127.0.0.1"}, 2, nil, []string{"bad --method bogus: unknown method (available: connect, syn, udp)"}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

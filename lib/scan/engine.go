@@ -470,7 +470,8 @@ func (e *engine) settle(h *hostState, pi, try int, r Result) {
 	f := h.flags[pi]
 	if f&fFinal != 0 {
 		prev := h.res[pi]
-		if r.Err != nil || prev.state == 0 || !(states[prev.state] == StateFiltered && e.reasons[prev.reason] == ReasonNoResponse) {
+		silent := states[prev.state] == StateFiltered || states[prev.state] == StateOpenFiltered
+		if r.Err != nil || prev.state == 0 || !(silent && e.reasons[prev.reason] == ReasonNoResponse) {
 			return
 		}
 	} else {

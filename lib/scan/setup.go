@@ -37,7 +37,10 @@ type Options struct {
 	Method  string       // a name from Methods; "" is the first one
 	Methods []MethodSpec // the methods to choose from (lib/scan/methods.List)
 	NoPing  bool         // treat every target as up
-	NoDNS   bool         // no reverse DNS
+	// PingMethod names the TCP method that pings hosts when Method is
+	// not a TCP method; "" is the first in Methods.
+	PingMethod string
+	NoDNS      bool // no reverse DNS
 
 	Concurrency int
 	Rate        float64
@@ -234,11 +237,22 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 		},
 	}
 	if !o.NoPing {
-		// Discovery pings with the scan's own method when it speaks
-		// TCP; that is the only kind there is so far.
-		cfg.Discovery = method
+		// Discovery pings TCP ports: with the scan's own method when it
+		// speaks TCP, else with o.PingMethod (a UDP scan).
+		ping, pingName := method, spec.Name
+		if spec.Proto != ports.TCP {
+			ps, err := pickMethod(Options{Method: o.PingMethod, Methods: o.Methods})
+			if err != nil || ps.Proto != ports.TCP {
+				return Config{}, badOption("PingMethod", o.PingMethod, "is not a TCP method")
+			}
+			if ping, err = ps.New(MethodConfig{Concurrency: o.Concurrency}); err != nil {
+				return Config{}, fmt.Errorf("method %s: %w", ps.Name, err)
+			}
+			pingName = ps.Name
+		}
+		cfg.Discovery = ping
 		cfg.DiscoveryPorts = DiscoveryPorts
-		cfg.Scope.Discovery = DiscoveryName(spec.Name, DiscoveryPorts)
+		cfg.Scope.Discovery = DiscoveryName(pingName, DiscoveryPorts)
 	}
 	return cfg, nil
 }
@@ -295,7 +309,7 @@ func portList(o Options, m MethodSpec) (ports.List, error) {
 	case o.Ports != "" && o.TopPorts != 0:
 		return l, badOption("TopPorts", o.TopPorts, "cannot be used with a port spec")
 	case o.Ports != "":
-		l, err = ports.Parse(o.Ports, ports.ParseOptions{})
+		l, err = ports.Parse(o.Ports, ports.ParseOptions{Default: []ports.Proto{m.Proto}})
 	case o.TopPorts != 0:
 		l, err = ports.Top(o.TopPorts, m.Proto)
 		if err != nil {
@@ -308,7 +322,7 @@ func portList(o Options, m MethodSpec) (ports.List, error) {
 		return l, &UsageError{Err: err}
 	}
 	if o.ExcludePorts != "" {
-		ex, err := ports.Parse(o.ExcludePorts, ports.ParseOptions{})
+		ex, err := ports.Parse(o.ExcludePorts, ports.ParseOptions{Default: []ports.Proto{m.Proto}})
 		if err != nil {
 			return l, &UsageError{Option: "ExcludePorts", Err: err}
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/picketscan/picket/lib/scan/connect"
 	"github.com/picketscan/picket/lib/scan/raw"
 	"github.com/picketscan/picket/lib/scan/syn"
+	"github.com/picketscan/picket/lib/scan/udp"
 )
 
 // List returns the probe methods. The first is the one scan.Setup takes
@@ -19,6 +20,8 @@ func List() []scan.MethodSpec {
 			Doc: "a full TCP handshake through the kernel; needs no privileges"},
 		{Name: "syn", Proto: ports.TCP, New: syn.New,
 			Doc: "a raw SYN, answered by SYN-ACK (open) or reset (closed), read statelessly; needs CAP_NET_RAW"},
+		{Name: "udp", Proto: ports.UDP, New: udp.New,
+			Doc: "a UDP datagram with a request of the port's protocol where known; answer open, ICMP port unreachable closed, silence open|filtered; needs CAP_NET_RAW"},
 	}
 }
 
