@@ -132,6 +132,9 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 		if timing.MinRTO > timing.MaxRTO {
 			return Config{}, badOption("MinRTT", timing.MinRTO, "is over the most timeout %s", timing.MaxRTO)
 		}
+		if spec.Tune != nil {
+			spec.Tune(&timing)
+		}
 		timing.FinalWait = min(timing.FinalWait, timing.MaxRTO)
 	}
 	if o.Concurrency < 1 {

@@ -24,7 +24,8 @@
 # DIR gets: truth.tsv (ip, proto, port, state for every port the lab
 # answers on or drops; every other port is closed), hosts.txt (the
 # hosts' IPv4 addresses), udp-ports (the UDP benchmark's 20 ports),
-# namespaces, labd.pid, scanner (the scanner namespace's name).
+# namespaces, labd.pid, scanner (the scanner namespace's name),
+# router-mac (the MAC to give masscan as --router-mac).
 set -euo pipefail
 
 die() { echo "hosts.sh: $*" >&2; exit 1; }
@@ -59,6 +60,12 @@ up() {
 	add_ns "$br"
 	ns_exec "$br" ip link add br0 type bridge
 	ns_exec "$br" ip link set br0 up
+	# For masscan only, which sends every packet to one router's MAC:
+	# the bridge namespace routes (within the lab's link) packets sent
+	# to br0's MAC on to the host they are for.
+	ns_exec "$br" ip addr add 10.77.0.254/16 dev br0
+	ns_exec "$br" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.br0.send_redirects=0
+	ns_exec "$br" cat /sys/class/net/br0/address >"$dir/router-mac"
 	# veth NAME_IN_NS NS: one end in NS as eth0, the other on the bridge.
 	link() {
 		local name=$1 ns=$2

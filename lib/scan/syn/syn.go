@@ -38,6 +38,12 @@ func New(scan.MethodConfig) (scan.Method, error) {
 	return &Method{}, nil
 }
 
+// Tune drops the engine's final wait: it gives a connect's kernel time
+// to resend its SYN, and a raw SYN has no such resend, so the last try
+// of a port waits the host's measured timeout like the others, as
+// Nmap's SYN scan does.
+func Tune(t *scan.Timing) { t.FinalWait = 0 }
+
 // Proto returns TCP.
 func (m *Method) Proto() ports.Proto { return ports.TCP }
 
