@@ -23,14 +23,17 @@ func command() app.Tool {
 		Name:      "probe",
 		Usage:     "scan ports and write NDJSON scan, host and port events",
 		ArgsUsage: "TARGET...",
-		Description: `probe scans the TCP ports of the targets and writes one JSON event per line:
+		Description: `probe scans the TCP ports of the targets (UDP with --method udp) and
+writes one JSON event per line:
 a scan start carrying the scope, a host event per host found up, a port
 event per open port (every port with --all-states), and a scan end with
 "complete" and statistics. Targets use Nmap's syntax: addresses, CIDR
 blocks, octet ranges (192.0.2.1-20, 10.0-3.1.1-254) and host names.
 
-Hosts are first pinged with a TCP connect to ports 80 and 443 (Nmap's
-unprivileged ping); -Pn skips that and scans every target. Hosts and
+Hosts are first pinged: as root (CAP_NET_RAW) with an ICMP echo, a SYN
+to 443 and an ACK to 80, as Nmap does; otherwise with a TCP connect to
+ports 80 and 443 (Nmap's unprivileged ping). -Pn skips that and scans
+every target; --ping-only (-sn) stops after it. Hosts and
 their ports are probed in a random order (the seed is in the scan
 start). Timeouts follow each host's round-trip time; a host that drops
 probes sent fast is paced and its silent ports are probed again. A
@@ -58,6 +61,7 @@ func flags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "exclude", Usage: "never probe these `TARGETS` (comma-separated)"},
 		&cli.StringFlag{Name: "exclude-file", Usage: "never probe the targets listed in `FILE`"},
 		&cli.BoolFlag{Name: "Pn", Usage: "skip host discovery: treat every target as up"},
+		&cli.BoolFlag{Name: "ping-only", Aliases: []string{"sn"}, Usage: "discover hosts only, no port scan: write host events (like nmap -sn)"},
 		&cli.BoolFlag{Name: "n", Usage: "never do reverse DNS lookups"},
 		&cli.StringFlag{Name: "method", Usage: "probe `METHOD`: " + methodHelp() + " (default: syn with CAP_NET_RAW, else connect)"},
 		&cli.Float64Flag{Name: "rate", Aliases: []string{"max-rate"}, Usage: "send at most `N` probes per second in all (0: no limit)"},
@@ -104,6 +108,11 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 		return app.Usagef("bad --shard %q: %v", c.String("shard"), err)
 	}
 	out := event.NewWriter(env.Stdout)
+	var discovery *scan.DiscoverySpec
+	if why == nil {
+		// Privileged: ping as Nmap does as root.
+		discovery = methods.Ping()
+	}
 	opts := scan.Options{
 		Targets:      targets,
 		InputList:    inputList,
@@ -114,6 +123,8 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 		ExcludePorts: c.String("exclude-ports"),
 		Method:       method,
 		PingMethod:   tcpDefault,
+		PingOnly:     c.Bool("ping-only"),
+		Discovery:    discovery,
 		Methods:      methods.List(),
 		NoPing:       c.Bool("Pn"),
 		NoDNS:        c.Bool("n"),
@@ -164,6 +175,7 @@ var flagOf = map[string]string{
 	"MinRTT":       "--min-rtt-timeout",
 	"MaxRTT":       "--max-rtt-timeout",
 	"Shard":        "--shard",
+	"PingOnly":     "--ping-only",
 	"ShardKey":     "--shard-key",
 }
 

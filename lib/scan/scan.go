@@ -67,6 +67,7 @@ type Config struct {
 	Timing      *Timing // nil means DefaultTiming
 	AllStates   bool    // write closed and filtered ports (and down hosts) too
 	Seed        uint64  // shuffles the probe order
+	PingOnly    bool    // stop after discovery: host events only
 
 	Out    *event.Writer
 	Log    *slog.Logger
@@ -201,7 +202,7 @@ func (s *scanner) run(parent context.Context) (event.Stats, error) {
 		up = s.discover(ctx, all, bucket)
 		hosts = up
 	}
-	if ctx.Err() == nil {
+	if ctx.Err() == nil && !s.cfg.PingOnly {
 		s.scanPorts(ctx, hosts, bucket)
 	}
 	if up != nil {

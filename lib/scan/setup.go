@@ -40,7 +40,12 @@ type Options struct {
 	// PingMethod names the TCP method that pings hosts when Method is
 	// not a TCP method; "" is the first in Methods.
 	PingMethod string
-	NoDNS      bool // no reverse DNS
+	// Discovery, if set, replaces pinging TCP ports: a method of its own
+	// with its probe kinds (lib/scan/ping, Nmap's privileged ping).
+	Discovery *DiscoverySpec
+	// PingOnly stops after discovery: only host events, as nmap -sn.
+	PingOnly bool
+	NoDNS    bool // no reverse DNS
 
 	Concurrency int
 	Rate        float64
@@ -239,7 +244,20 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 			Shard:     shard,
 		},
 	}
-	if !o.NoPing {
+	if o.PingOnly {
+		if o.NoPing {
+			return Config{}, badOption("PingOnly", true, "needs host discovery (it cannot be used with no ping)")
+		}
+		cfg.PingOnly = true
+		cfg.Scope.Ports = ""
+	}
+	if !o.NoPing && o.Discovery != nil {
+		ping, err := o.Discovery.New(MethodConfig{Concurrency: o.Concurrency})
+		if err != nil {
+			return Config{}, fmt.Errorf("discovery %s: %w", o.Discovery.Name, err)
+		}
+		cfg.Discovery, cfg.DiscoveryPorts, cfg.Scope.Discovery = ping, o.Discovery.Ports, o.Discovery.Name
+	} else if !o.NoPing {
 		// Discovery pings TCP ports: with the scan's own method when it
 		// speaks TCP, else with o.PingMethod (a UDP scan).
 		ping, pingName := method, spec.Name
@@ -258,6 +276,15 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 		cfg.Scope.Discovery = DiscoveryName(pingName, DiscoveryPorts)
 	}
 	return cfg, nil
+}
+
+// DiscoverySpec describes a discovery method that probes kinds of its
+// own rather than TCP ports: each kind is a pseudo-port of the discovery
+// phase.
+type DiscoverySpec struct {
+	Name  string   // for the scope, e.g. "icmp-echo,tcp-syn:443,tcp-ack:80"
+	Ports []uint16 // the probe kinds
+	New   func(MethodConfig) (Method, error)
 }
 
 // shardSeed checks the shard options and returns the seed to use (0 for

@@ -7,6 +7,7 @@ import (
 	"github.com/picketscan/picket/lib/ports"
 	"github.com/picketscan/picket/lib/scan"
 	"github.com/picketscan/picket/lib/scan/connect"
+	"github.com/picketscan/picket/lib/scan/ping"
 	"github.com/picketscan/picket/lib/scan/raw"
 	"github.com/picketscan/picket/lib/scan/syn"
 	"github.com/picketscan/picket/lib/scan/udp"
@@ -33,4 +34,10 @@ func Default() (name string, why error) {
 		return "connect", err
 	}
 	return "syn", nil
+}
+
+// Ping is Nmap's privileged host discovery: ICMP echo, a SYN to 443 and
+// an ACK to 80, sent raw.
+func Ping() *scan.DiscoverySpec {
+	return &scan.DiscoverySpec{Name: ping.Describe(ping.Kinds), Ports: ping.Kinds, New: ping.New}
 }
