@@ -2,9 +2,8 @@
 // namespace, so that a scan of 127.0.0.1 reaches only the listeners the
 // test opened and nothing else on the machine.
 //
-// A test package calls Main from its TestMain. When the test binary is not
-// already in a namespace of its own, Main runs it again under
-// `unshare --net` (as root, or with --map-root-user where user
+// A test package calls Main from its TestMain. Main runs the test binary
+// again under `unshare --net` (as root, or with --map-root-user where user
 // namespaces are allowed), brings loopback up there, and exits with the
 // child's status. If no namespace can be made, the tests that need one
 // fail rather than scan the host's real loopback.
@@ -20,14 +19,14 @@ import (
 
 const envMark = "PICKET_LABNET"
 
-// Main runs the package's tests inside a private network namespace.
+// Main runs the package's tests inside a private network namespace of
+// their own, even when the process already is in one: test binaries of
+// several packages run at once, and each needs its own loopback, lab
+// links and TCP counters.
 func Main(m *testing.M) {
-	if Private() {
-		os.Exit(m.Run())
-	}
 	if os.Getenv(envMark) != "" {
-		// Re-executed but still not private: run, and let Require fail
-		// the tests that scan.
+		// Re-executed: run here (Require fails the tests that scan if
+		// this namespace is not private after all).
 		os.Exit(m.Run())
 	}
 	unshare, err := exec.LookPath("unshare")

@@ -68,10 +68,11 @@ type phase struct {
 
 // Per-port flags.
 const (
-	fFinal  uint8 = 1 << iota // the port has its result
-	fOut                      // its latest try is in flight
-	fQueued                   // it waits in the retry queue
-	fError                    // it ended with a local error
+	fFinal    uint8 = 1 << iota // the port has its result
+	fOut                        // its latest try is in flight
+	fQueued                     // it waits in the retry queue
+	fError                      // it ended with a local error
+	fReprobed                   // it went unanswered once and is asked again
 )
 
 // portRes is a port's result, packed: the engine holds one per port of
@@ -108,6 +109,9 @@ type hostState struct {
 	best   Result // the most telling non-answer, for a host found down
 	done   bool
 	active int // position in the engine's active list, -1 if none
+	// recovered counts re-probed ports that answered since the last
+	// slowdown: then the ports still unanswered are suspect too.
+	recovered int
 	// reasons is the engine's reason table as of the host's finish.
 	reasons []string
 }
@@ -284,7 +288,7 @@ func (e *engine) sender(ctx context.Context) {
 		r, done := e.sess.Send(p)
 		e.mu.Lock()
 		if done {
-			e.answer(h, pi, p.Try, r, true)
+			e.answer(h, pi, p.Try, r)
 		} else if !h.done && h.flags[pi]&fOut != 0 && int(h.tries[pi])-1 == p.Try {
 			// Only a probe still waiting needs a timeout; most answers
 			// on a LAN are there as Send returns.
@@ -423,12 +427,12 @@ func (e *engine) sink(a Answer) {
 	if pi < 0 || int(pi) >= len(h.ports) {
 		return
 	}
-	e.answer(h, int(pi), a.Try, a.Result, false)
+	e.answer(h, int(pi), a.Try, a.Result)
 }
 
-// answer takes the outcome of try (or -1) of port pi of h. sent says it
-// came straight from Send.
-func (e *engine) answer(h *hostState, pi, try int, r Result, sent bool) {
+// answer takes the outcome of try (or -1) of port pi of h, from Send or
+// from the sink.
+func (e *engine) answer(h *hostState, pi, try int, r Result) {
 	defer e.wake()
 	if h.done {
 		return
@@ -476,8 +480,8 @@ func (e *engine) settle(h *hostState, pi, try int, r Result) {
 		}
 	} else {
 		h.pending--
-		if e.p.onDone != nil {
-			e.p.onDone()
+		if e.p.onDone != nil && f&fReprobed == 0 {
+			e.p.onDone() // a port asked again was counted the first time
 		}
 	}
 	h.flags[pi] |= fFinal
@@ -496,11 +500,17 @@ func (e *engine) settle(h *hostState, pi, try int, r Result) {
 		return
 	}
 	h.best = r
+	if h.flags[pi]&fReprobed != 0 {
+		h.flags[pi] &^= fReprobed
+		h.recovered++
+	}
 	if r.answered() {
 		if try < 0 {
 			try = int(h.tries[pi]) - 1
 		}
-		if h.t.answered(max(0, try-int(h.base[pi])), r.RTT, time.Now()) {
+		// Tries before the port's current round (before the last
+		// slowdown) tell nothing about the pace the host gets now.
+		if eff := try - int(h.base[pi]); eff >= 0 && h.t.answered(eff, r.RTT, time.Now()) {
 			e.reprobe(h)
 		}
 		if !h.up {
@@ -535,6 +545,7 @@ func (e *engine) settleAll(h *hostState) {
 // question their full count of tries again.
 func (e *engine) reprobe(h *hostState) {
 	noResp := e.reason(ReasonNoResponse)
+	h.recovered = 0
 	for pi := range h.flags {
 		if h.flags[pi]&fFinal == 0 && h.tries[pi] > 0 && h.tries[pi] < 200 {
 			h.base[pi] = h.tries[pi]
@@ -545,6 +556,7 @@ func (e *engine) reprobe(h *hostState) {
 		}
 		if h.flags[pi]&(fFinal|fError) == fFinal && h.res[pi].reason == noResp && h.tries[pi] < 200 {
 			h.flags[pi] &^= fFinal
+			h.flags[pi] |= fReprobed
 			h.base[pi] = h.tries[pi]
 			h.pending++
 			e.queueRetry(h, pi)
@@ -568,7 +580,7 @@ func (e *engine) check(h *hostState) {
 	if h.done || h.pending != 0 || h.flight != 0 {
 		return
 	}
-	if e.p.mode == modePorts && h.t.suspect() && e.hasNoResponse(h) && h.t.evaluate(time.Now(), true) {
+	if e.p.mode == modePorts && h.t.suspect(h.recovered > 0) && e.hasNoResponse(h) && h.t.evaluate(time.Now(), true) {
 		e.reprobe(h)
 		if h.pending > 0 {
 			return

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -84,7 +85,7 @@ func testConfig(t *testing.T, m Method, portSpec string, specs ...string) (Confi
 	if err != nil {
 		t.Fatal(err)
 	}
-	timing := DefaultTiming
+	timing := DefaultTiming()
 	timing.InitialRTO = 50 * time.Millisecond
 	timing.FinalWait = 50 * time.Millisecond
 	var buf bytes.Buffer
@@ -329,4 +330,24 @@ func BenchmarkEngine(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*65535), "ns/probe")
+}
+
+type brokenPipe struct{}
+
+func (brokenPipe) Write([]byte) (int, error) { return 0, syscall.EPIPE }
+
+// TestNothingSentAfterClosedStdout: when the output fails (the reader
+// went away), the scan stops as on a signal and sends nothing more.
+func TestNothingSentAfterClosedStdout(t *testing.T) {
+	rec := &recorder{}
+	cfg, _ := testConfig(t, rec, "1-1000", "192.0.2.1-4")
+	cfg.AllStates = true
+	cfg.Out = event.NewWriter(brokenPipe{})
+	_, err := Run(context.Background(), cfg)
+	if !errors.Is(err, syscall.EPIPE) {
+		t.Fatalf("err = %v, want EPIPE", err)
+	}
+	if rec.late != 0 || len(rec.times()) > 600 {
+		t.Errorf("%d probes in all, %d after the output failed; want none after", len(rec.times()), rec.late)
+	}
 }

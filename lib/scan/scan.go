@@ -51,8 +51,8 @@ type Config struct {
 	Ports  ports.List
 	Method Method
 
-	// Discovery, if set, pings every target first (DiscoveryPorts, by
-	// default DiscoveryPorts) and only the hosts that answer are
+	// Discovery, if set, pings every target first (on DiscoveryPorts,
+	// by default DefaultDiscoveryPorts) and only the hosts that answer are
 	// scanned. Without it every target is treated as up, as Nmap's -Pn
 	// does.
 	Discovery      Method
@@ -64,7 +64,7 @@ type Config struct {
 	Concurrency int     // probes in flight at once
 	Rate        float64 // probes per second for the whole scan; 0 is unlimited
 	Retries     int     // most extra probes sent to a port that did not answer
-	Timing      *Timing // nil means DefaultTiming
+	Timing      *Timing // nil means DefaultTiming()
 	AllStates   bool    // write closed and filtered ports (and down hosts) too
 	Seed        uint64  // shuffles the probe order
 	PingOnly    bool    // stop after discovery: host events only
@@ -82,9 +82,9 @@ type Config struct {
 	ProgressEvery time.Duration
 }
 
-// DiscoveryPorts are the ports a host is pinged on: Nmap's unprivileged
-// ping. They are listed here only.
-var DiscoveryPorts = []uint16{80, 443}
+// DefaultDiscoveryPorts are the ports a host is pinged on: Nmap's
+// unprivileged ping. They are listed here only.
+func DefaultDiscoveryPorts() []uint16 { return []uint16{80, 443} }
 
 // DiscoveryName describes discovery with ports in the scan scope, e.g.
 // "tcp-connect:80,443".
@@ -168,9 +168,9 @@ func newScanner(cfg Config) (*scanner, error) {
 		cfg.ProgressEvery = time.Second
 	}
 	if len(cfg.DiscoveryPorts) == 0 {
-		cfg.DiscoveryPorts = DiscoveryPorts
+		cfg.DiscoveryPorts = DefaultDiscoveryPorts()
 	}
-	s := &scanner{cfg: cfg, timing: DefaultTiming}
+	s := &scanner{cfg: cfg, timing: DefaultTiming()}
 	if cfg.Timing != nil {
 		s.timing = *cfg.Timing
 	}

@@ -126,7 +126,7 @@ func (f fakeResolver) LookupAddr(_ context.Context, addr string) ([]string, erro
 
 // fastTiming keeps the tests short: a dropped port costs 300 ms.
 var fastTiming = func() scan.Timing {
-	t := scan.DefaultTiming
+	t := scan.DefaultTiming()
 	t.InitialRTO = 300 * time.Millisecond
 	t.FinalWait = 300 * time.Millisecond
 	return t

@@ -120,7 +120,7 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	timing := DefaultTiming
+	timing := DefaultTiming()
 	if o.Timing != nil {
 		timing = *o.Timing
 	} else {
@@ -272,8 +272,8 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 			pingName = ps.Name
 		}
 		cfg.Discovery = ping
-		cfg.DiscoveryPorts = DiscoveryPorts
-		cfg.Scope.Discovery = DiscoveryName(pingName, DiscoveryPorts)
+		cfg.DiscoveryPorts = DefaultDiscoveryPorts()
+		cfg.Scope.Discovery = DiscoveryName(pingName, cfg.DiscoveryPorts)
 	}
 	return cfg, nil
 }

@@ -23,13 +23,15 @@ type Timing struct {
 }
 
 // DefaultTiming is the timing a scan uses unless told otherwise.
-var DefaultTiming = Timing{
-	InitialRTO: time.Second,
-	MinRTO:     100 * time.Millisecond,
-	MaxRTO:     10 * time.Second,
-	FinalWait:  1500 * time.Millisecond,
-	MaxDelay:   1500 * time.Millisecond,
-	InitCwnd:   10,
+func DefaultTiming() Timing {
+	return Timing{
+		InitialRTO: time.Second,
+		MinRTO:     100 * time.Millisecond,
+		MaxRTO:     10 * time.Second,
+		FinalWait:  1500 * time.Millisecond,
+		MaxDelay:   1500 * time.Millisecond,
+		InitCwnd:   10,
+	}
 }
 
 // Throttle values of a host event: how the engine had to pace a host.
@@ -196,21 +198,23 @@ func (t *hostTiming) answered(try int, rtt time.Duration, now time.Time) (reprob
 }
 
 // suspect reports whether the host dropped probes since the last
-// judgement and the engine may still slow down for it: then its
-// unanswered ports are not final yet.
-func (t *hostTiming) suspect() bool {
-	return t.bad > 0 && t.throttle != ThrottleGaveUp && t.delay < t.c.MaxDelay
+// judgement, or answered for ports it had left unanswered before (recovered),
+// and the engine may still slow down for it: then its unanswered ports
+// are not final yet.
+func (t *hostTiming) suspect(recovered bool) bool {
+	return (t.bad > 0 || recovered) && t.throttle != ThrottleGaveUp && t.delay < t.c.MaxDelay
 }
 
 // evaluate judges the current window of answers: when too many of them
 // needed a resend, the engine slows down for the host (and the caller
 // probes its unanswered ports again), unless slowing down has not made
-// the host answer a larger share of the probes, twice in a row — then
+// the host answer a larger share of first tries, three times in a row — then
 // the loss does not depend on the rate, and the engine gives up on
-// slowing down. force judges a short window at the end of a host.
+// slowing down. A window without drops speeds the host up by a quarter.
+// force judges a short window at the end of a host.
 func (t *hostTiming) evaluate(now time.Time, force bool) (reprobe bool) {
 	n := t.good + t.bad
-	lossy := t.bad*5 > n || (force && t.bad > 0)
+	lossy := t.bad*5 > n || force
 	// The share of answers that came at the first try: a rate limit
 	// lets more of the first tries through when probes come slower;
 	// random loss does not.
@@ -219,7 +223,16 @@ func (t *hostTiming) evaluate(now time.Time, force bool) (reprobe bool) {
 	elapsed := now.Sub(t.winStart)
 	t.good, t.bad, t.sends, t.winStart = 0, 0, 0, now
 	if !lossy {
-		t.futile = 0
+		// The pace works: a later slowdown is judged afresh.
+		t.futile, t.judged = 0, false
+		if t.delay > 0 && !force {
+			// Answered well: try a little faster, as TCP grows its
+			// window; drops will slow it down again.
+			t.delay = t.delay * 3 / 4
+			if t.delay < time.Millisecond {
+				t.delay = 0
+			}
+		}
 		return false
 	}
 	if t.throttle == ThrottleGaveUp {
@@ -228,7 +241,7 @@ func (t *hostTiming) evaluate(now time.Time, force bool) (reprobe bool) {
 	if judge && t.delay > 0 && t.judged {
 		if share < 0.8 && share < t.prevShare*1.4+0.05 {
 			t.futile++
-			if t.futile >= 2 {
+			if t.futile >= 3 {
 				t.throttle = ThrottleGaveUp
 				t.delay = 0
 				t.next = time.Time{}
@@ -241,11 +254,14 @@ func (t *hostTiming) evaluate(now time.Time, force bool) (reprobe bool) {
 	if judge {
 		t.prevShare, t.judged = share, true
 	}
-	// Send no faster than the host answered, with a tenth of room, and at
-	// least half as fast as before.
-	d := max(2*t.delay, 5*time.Millisecond)
+	// Send no faster than the host answered, with a tenth of room, and
+	// at least half and at most a quarter as fast as before. (The
+	// answers of a window that spent time waiting for timeouts come
+	// slower than the host could answer, hence the bound.)
+	least := max(2*t.delay, 5*time.Millisecond)
+	d := least
 	if elapsed > 0 && n > 0 {
-		d = max(d, elapsed*11/10/time.Duration(n))
+		d = min(max(d, elapsed*11/10/time.Duration(n)), 2*least)
 	}
 	t.delay = min(d, t.c.MaxDelay)
 	if t.throttle == "" {

@@ -22,7 +22,7 @@ func TestMain(m *testing.M) { labnet.Main(m) }
 func discover(t *testing.T, kinds []uint16, targets ...string) (map[string]string, event.ScanStart, bool) {
 	t.Helper()
 	var buf bytes.Buffer
-	timing := scan.DefaultTiming
+	timing := scan.DefaultTiming()
 	timing.InitialRTO = 200 * time.Millisecond
 	spec := &scan.DiscoverySpec{Name: ping.Describe(kinds), Ports: kinds, New: ping.New}
 	o := scan.Options{

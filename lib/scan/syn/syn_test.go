@@ -33,7 +33,7 @@ func synScan(t *testing.T, ports string, targets ...string) (map[string]portLine
 	t.Helper()
 	labnet.Require(t)
 	var buf bytes.Buffer
-	timing := scan.DefaultTiming
+	timing := scan.DefaultTiming()
 	timing.InitialRTO = 200 * time.Millisecond
 	timing.FinalWait = 300 * time.Millisecond
 	o := scan.Options{

@@ -66,7 +66,7 @@ func closedUDP(t *testing.T) uint16 {
 func udpScan(t *testing.T, ports string, targets ...string) (map[string]string, event.Stats) {
 	t.Helper()
 	var buf bytes.Buffer
-	timing := scan.DefaultTiming
+	timing := scan.DefaultTiming()
 	timing.InitialRTO = 200 * time.Millisecond
 	timing.FinalWait = 300 * time.Millisecond
 	o := scan.Options{

@@ -1,0 +1,90 @@
+package scan
+
+import (
+	"testing"
+	"time"
+)
+
+// window feeds one window of answers to t: good first-try answers and
+// bad ones (answers to a resend), spread over a little more than
+// minSpan from now. It returns whether the engine was told to slow down.
+func window(t *hostTiming, now *time.Time, good, bad int) bool {
+	n := good + bad
+	step := (minSpan + 100*time.Millisecond) / time.Duration(n)
+	slowed := false
+	for i := range n {
+		*now = now.Add(step)
+		t.sent(*now)
+		try := 0
+		if i < bad {
+			try = 1
+		}
+		if t.answered(try, time.Millisecond, *now) {
+			slowed = true
+		}
+	}
+	return slowed
+}
+
+// TestTimingRandomLossGivesUp drops half the first tries whatever the
+// pace: the engine slows down a few times, sees no change, and gives up
+// on pacing the host.
+func TestTimingRandomLossGivesUp(t *testing.T) {
+	c := DefaultTiming()
+	now := time.Unix(0, 0)
+	ht := newHostTiming(&c, 512, now)
+	for range 20 {
+		window(&ht, &now, 6, 6)
+	}
+	if ht.throttle != ThrottleGaveUp || ht.delay != 0 {
+		t.Fatalf("throttle %q delay %v; want gave-up and no delay", ht.throttle, ht.delay)
+	}
+}
+
+// TestTimingRateLimitSlows answers first tries only as fast as 50 a
+// second: the engine slows down to about that pace and keeps the host
+// there, never giving up.
+func TestTimingRateLimitSlows(t *testing.T) {
+	c := DefaultTiming()
+	now := time.Unix(0, 0)
+	ht := newHostTiming(&c, 512, now)
+	const limit = 20 * time.Millisecond // 50/s
+	for range 40 {
+		share := min(1, float64(ht.delay)/float64(limit))
+		good := int(12 * share)
+		window(&ht, &now, good, 12-good)
+		if ht.throttle == ThrottleGaveUp {
+			t.Fatalf("gave up at delay %v", ht.delay)
+		}
+	}
+	if ht.throttle != ThrottleSlowed || ht.delay < limit/2 || ht.delay > 8*limit {
+		t.Fatalf("throttle %q delay %v; want slowed to about %v", ht.throttle, ht.delay, limit)
+	}
+}
+
+// TestTimingRTO follows RFC 6298: SRTT + 4·RTTVAR within the bounds,
+// the initial timeout before any sample, and a last try that outlasts
+// the kernel's first SYN resend.
+func TestTimingRTO(t *testing.T) {
+	c := DefaultTiming()
+	ht := newHostTiming(&c, 512, time.Unix(0, 0))
+	if got := ht.timeout(false); got != time.Second {
+		t.Errorf("initial timeout %v, want 1s", got)
+	}
+	ht.sample(200 * time.Millisecond)
+	if got := ht.rto(); got != 600*time.Millisecond { // 200 + 4·100
+		t.Errorf("rto after one sample of 200ms: %v, want 600ms", got)
+	}
+	for range 50 {
+		ht.sample(time.Millisecond)
+	}
+	if got := ht.rto(); got != c.MinRTO {
+		t.Errorf("rto on a fast link %v, want the floor %v", got, c.MinRTO)
+	}
+	if got := ht.timeout(true); got != c.FinalWait || got <= time.Second {
+		t.Errorf("last try waits %v, want %v (over the kernel's 1 s SYN resend)", got, c.FinalWait)
+	}
+	if !ht.late(1100*time.Millisecond) || ht.late(50*time.Millisecond) {
+		t.Error("an answer after a kernel resend must count as late")
+	}
+}
