@@ -62,6 +62,7 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "exclude-file", Usage: "never probe the targets listed in `FILE`"},
 		&cli.BoolFlag{Name: "Pn", Usage: "skip host discovery: treat every target as up"},
 		&cli.BoolFlag{Name: "ping-only", Aliases: []string{"sn"}, Usage: "discover hosts only, no port scan: write host events (like nmap -sn)"},
+		&cli.BoolFlag{Name: "yes-large", Usage: "allow a scan of more than 2^24 addresses"},
 		&cli.BoolFlag{Name: "n", Usage: "never do reverse DNS lookups"},
 		&cli.StringFlag{Name: "method", Usage: "probe `METHOD`: " + methodHelp() + " (default: syn with CAP_NET_RAW, else connect)"},
 		&cli.Float64Flag{Name: "rate", Aliases: []string{"max-rate"}, Usage: "send at most `N` probes per second in all (0: no limit)"},
@@ -124,6 +125,7 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 		Method:       method,
 		PingMethod:   tcpDefault,
 		PingOnly:     c.Bool("ping-only"),
+		YesLarge:     c.Bool("yes-large"),
 		Discovery:    discovery,
 		Methods:      methods.List(),
 		NoPing:       c.Bool("Pn"),
@@ -176,6 +178,7 @@ var flagOf = map[string]string{
 	"MaxRTT":       "--max-rtt-timeout",
 	"Shard":        "--shard",
 	"PingOnly":     "--ping-only",
+	"YesLarge":     "--yes-large",
 	"ShardKey":     "--shard-key",
 }
 

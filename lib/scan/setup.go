@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+	"go4.org/netipx"
 	"golang.org/x/sys/unix"
 
 	"github.com/picketscan/picket/lib/event"
@@ -45,6 +46,8 @@ type Options struct {
 	Discovery *DiscoverySpec
 	// PingOnly stops after discovery: only host events, as nmap -sn.
 	PingOnly bool
+	// YesLarge allows more than LargeTargets addresses.
+	YesLarge bool
 	NoDNS    bool // no reverse DNS
 
 	Concurrency int
@@ -209,6 +212,9 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 	if hi, n := bits.Mul64(set.Len(), uint64(portList.Len())); hi != 0 || n > 1<<63 {
 		return Config{}, &UsageError{Err: fmt.Errorf("%w: %d addresses × %d ports", ErrTooLarge, set.Len(), portList.Len())}
 	}
+	if set.Len() > LargeTargets && !o.YesLarge {
+		return Config{}, &UsageError{Option: "YesLarge", Err: fmt.Errorf("%d addresses is over %d: confirm a scan this large", set.Len(), LargeTargets)}
+	}
 
 	seed, shard, err := shardSeed(o)
 	if err != nil {
@@ -236,7 +242,7 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 		ScanID:      NewScanID(o.Now()),
 		Tool:        o.Tool,
 		Scope: event.Scope{
-			Targets:   set.Specs(),
+			Targets:   scopeTargets(set),
 			Exclude:   set.ExcludeSpecs(),
 			Ports:     portList.String(),
 			Method:    spec.Name,
@@ -276,6 +282,46 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 		cfg.Scope.Discovery = DiscoveryName(pingName, cfg.DiscoveryPorts)
 	}
 	return cfg, nil
+}
+
+// LargeTargets is the most addresses a scan covers without YesLarge: a
+// /8 is a mistake more often than a plan.
+const LargeTargets = 1 << 24
+
+// maxScopeTargets bounds the target specifications the scan start
+// carries as given, in bytes: well under the event reader's 1 MiB line
+// limit.
+const maxScopeTargets = 256 << 10
+
+// scopeTargets returns the target specifications for the scan scope: as
+// given, or, when they are too long for one event line (an -iL list of a
+// million addresses), the addresses they cover less the exclusions,
+// collapsed to sorted CIDR prefixes (go4.org/netipx). The scope stays
+// exact; names give way to their addresses. A list of scattered single
+// addresses does not collapse and stays long.
+func scopeTargets(set *targets.Set) []string {
+	specs := set.Specs()
+	size := 0
+	for _, s := range specs {
+		size += len(s) + 3
+	}
+	if size <= maxScopeTargets {
+		return specs
+	}
+	var b netipx.IPSetBuilder
+	for t := range set.All() {
+		b.Add(t.Addr.Unmap())
+	}
+	ipset, err := b.IPSet()
+	if err != nil {
+		return specs
+	}
+	prefixes := ipset.Prefixes()
+	out := make([]string, len(prefixes))
+	for i, p := range prefixes {
+		out[i] = p.String()
+	}
+	return out
 }
 
 // DiscoverySpec describes a discovery method that probes kinds of its
