@@ -178,3 +178,60 @@ func checkLabHost(t *testing.T, addr netip.Addr, c labCase) {
 	}
 	_ = fmt.Sprint()
 }
+
+// TestLabUnkindHostsTogether scans all the unkind hosts in one scan, with
+// discovery and every host's port ranges, as a user scanning a network
+// would: each host keeps its own timing, and every port still matches
+// the truth.
+func TestLabUnkindHostsTogether(t *testing.T) {
+	cases := unkindHosts()
+	specs := make([]labnet.HostSpec, len(cases))
+	var addrs []string
+	for i, c := range cases {
+		specs[i] = c.spec
+	}
+	hosts := labnet.Lab(t, specs...)
+	byAddr := map[string]labCase{}
+	for i, c := range cases {
+		addrs = append(addrs, hosts[i].Addr.String())
+		byAddr[hosts[i].Addr.String()] = c
+	}
+	var buf bytes.Buffer
+	cfg, err := scan.Setup(context.Background(), scan.Options{
+		Targets: addrs, Ports: "20-100,2000-2011,2100,3000-3099,4000-4199", Methods: methods.List(),
+		NoDNS: true, AllStates: true, Concurrency: 512, Retries: 10, Timeout: time.Second,
+		Resolver: fakeResolver{}, Out: event.NewWriter(&buf),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	stats, err := scan.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%v, %d probes, %d retries", time.Since(began).Round(time.Millisecond), stats.Probes, stats.Retries)
+	r := parse(t, buf.Bytes())
+	if stats.HostsUp != uint64(len(cases)) || !r.end.Complete {
+		t.Fatalf("stats %+v complete %v; want every host up and a complete scan", stats, r.end.Complete)
+	}
+	for _, h := range r.hosts {
+		t.Logf("host %s (%s): throttle %q at %s", h.IP, byAddr[h.IP].name, h.Throttle, h.Time[11:23])
+	}
+	wrong := 0
+	for _, p := range r.ports {
+		c := byAddr[p.IP]
+		want, ok := c.want[p.Port]
+		if !ok {
+			want = c.other
+		}
+		if got := p.State + "/" + p.Reason; got != want {
+			if wrong++; wrong <= 10 {
+				t.Errorf("%s (%s) port %d: %s, want %s", p.IP, c.name, p.Port, got, want)
+			}
+		}
+	}
+	if n := len(cases) * 394; len(r.ports) != n {
+		t.Errorf("%d port events, want %d", len(r.ports), n)
+	}
+}

@@ -180,9 +180,10 @@ func (t *hostTiming) answered(try int, rtt time.Duration, now time.Time) (reprob
 		t.maxTry = try
 	}
 	if try > 0 {
-		// A drop: halve the window, as TCP does, once per round trip.
+		// A drop: halve the window, as TCP does, once per round trip —
+		// unless the drops were found not to depend on the pace.
 		t.bad++
-		if now.Sub(t.lastCut) > max(2*t.srtt, 100*time.Millisecond) {
+		if t.throttle != ThrottleGaveUp && now.Sub(t.lastCut) > max(2*t.srtt, 100*time.Millisecond) {
 			t.ssthresh = max(2, t.cwnd/2)
 			t.cwnd = t.ssthresh
 			t.lastCut = now
@@ -245,6 +246,8 @@ func (t *hostTiming) evaluate(now time.Time, force bool) (reprobe bool) {
 				t.throttle = ThrottleGaveUp
 				t.delay = 0
 				t.next = time.Time{}
+				t.cwnd = max(t.cwnd, t.c.InitCwnd)
+				t.ssthresh = t.maxCwnd
 				return false
 			}
 		} else {
