@@ -48,7 +48,10 @@ type Options struct {
 	PingOnly bool
 	// YesLarge allows more than LargeTargets addresses.
 	YesLarge bool
-	NoDNS    bool // no reverse DNS
+	// ResolveAll scans every address of a target name; IPv6 only the
+	// IPv6 ones (Nmap's --resolve-all and -6).
+	ResolveAll, IPv6 bool
+	NoDNS            bool // no reverse DNS
 
 	Concurrency int
 	Rate        float64
@@ -197,7 +200,8 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 	}
 	set, err := targets.Build(ctx, targets.Config{
 		Targets: tsrc, Exclude: xsrc, Resolver: resolver,
-		Warn: func(msg string) { o.Log.Warn(msg) },
+		Warn:       func(msg string) { o.Log.Warn(msg) },
+		ResolveAll: o.ResolveAll, IPv6: o.IPv6,
 	})
 	if err != nil {
 		var se *targets.SpecError
