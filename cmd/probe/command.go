@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,14 +24,17 @@ func command() app.Tool {
 		Name:      "probe",
 		Usage:     "scan ports and write NDJSON scan, host and port events",
 		ArgsUsage: "TARGET...",
-		Description: `probe scans the TCP ports of the targets and writes one JSON event per line:
+		Description: `probe scans the TCP ports of the targets (UDP with --method udp) and
+writes one JSON event per line:
 a scan start carrying the scope, a host event per host found up, a port
 event per open port (every port with --all-states), and a scan end with
 "complete" and statistics. Targets use Nmap's syntax: addresses, CIDR
 blocks, octet ranges (192.0.2.1-20, 10.0-3.1.1-254) and host names.
 
-Hosts are first pinged with a TCP connect to ports 80 and 443 (Nmap's
-unprivileged ping); -Pn skips that and scans every target. Hosts and
+Hosts are first pinged: as root (CAP_NET_RAW) with an ICMP echo, a SYN
+to 443 and an ACK to 80, as Nmap does; otherwise with a TCP connect to
+ports 80 and 443 (Nmap's unprivileged ping). -Pn skips that and scans
+every target; --ping-only (-sn) stops after it. Hosts and
 their ports are probed in a random order (the seed is in the scan
 start). Timeouts follow each host's round-trip time; a host that drops
 probes sent fast is paced and its silent ports are probed again. A
@@ -49,6 +54,9 @@ shows this help; scan a host named help as "probe -- help".`,
 			"probe -n -Pn -p- --all-states 127.0.0.1 | jq -c 'select(.type==\"port\")'",
 			"probe --top-ports 100 --rate 500 -iL hosts.txt --exclude-file skip.txt",
 			"echo 127.0.0.1 | probe -n -p 22 -",
+			"probe -n --method udp -p 53,123,161 127.0.0.1",
+			"probe -n --ping-only 127.0.0.0/29",
+			"probe -n -Pn --top-ports 1000 --shard 1/4 --shard-key nightly -iL hosts.txt",
 			"probe -n -p 'ssh,http*' 127.0.0.0/29 --exclude 127.0.0.5",
 		},
 		Flags:  flags(),
@@ -66,8 +74,12 @@ func flags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "exclude", Usage: "never probe these `TARGETS` (comma-separated)"},
 		&cli.StringFlag{Name: "exclude-file", Usage: "never probe the targets listed in `FILE`"},
 		&cli.BoolFlag{Name: "Pn", Usage: "skip host discovery: treat every target as up"},
+		&cli.BoolFlag{Name: "ping-only", Aliases: []string{"sn"}, Usage: "discover hosts only, no port scan: write host events (like nmap -sn)"},
+		&cli.BoolFlag{Name: "resolve-all", Usage: "scan every address a target name resolves to (default: the first, IPv4 first)"},
+		&cli.BoolFlag{Name: "6", Usage: "scan the IPv6 addresses of target names only"},
+		&cli.BoolFlag{Name: "yes-large", Usage: "allow a scan of more than 2^24 addresses"},
 		&cli.BoolFlag{Name: "n", Usage: "never do reverse DNS lookups"},
-		&cli.StringFlag{Name: "method", Value: "connect", Usage: "probe `METHOD`: " + methodHelp()},
+		&cli.StringFlag{Name: "method", Usage: "probe `METHOD`: " + methodHelp() + " (default: syn with CAP_NET_RAW, else connect)"},
 		&cli.Float64Flag{Name: "rate", Aliases: []string{"max-rate"}, Usage: "send at most `N` probes per second in all (0: no limit)"},
 		&cli.IntFlag{Name: "concurrency", Value: 512, Usage: "keep at most `N` probes in flight"},
 		&cli.IntFlag{Name: "retries", Aliases: []string{"max-retries"}, Value: 10, Usage: "resend an unanswered probe up to `N` times (fewer while the host answers first tries)"},
@@ -75,6 +87,8 @@ func flags() []cli.Flag {
 		&cli.DurationFlag{Name: "min-rtt-timeout", Value: scan.DefaultTiming().MinRTO, Usage: "wait at least `DURATION` for an answer"},
 		&cli.DurationFlag{Name: "max-rtt-timeout", Value: scan.DefaultTiming().MaxRTO, Usage: "wait at most `DURATION` for an answer"},
 		&cli.BoolFlag{Name: "all-states", Usage: "report closed and filtered ports and down hosts too"},
+		&cli.StringFlag{Name: "shard", Usage: "scan shard `I/N` of the (host, port) space, 1 <= I <= N; auto/N takes I from JOB_COMPLETION_INDEX (0-based, as Kubernetes Indexed Jobs set it) plus 1; needs --seed or --shard-key"},
+		&cli.StringFlag{Name: "shard-key", Usage: "derive the seed from `KEY`, the same for every shard"},
 		&cli.Uint64Flag{Name: "seed", Usage: "shuffle the probe order with `SEED`, to repeat an order (0: a new order each run)"},
 	}
 }
@@ -105,7 +119,24 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 	if n := c.Int("top-ports"); c.IsSet("top-ports") && (n < 1 || n > ports.MaxTop) {
 		return app.Usagef("--top-ports %d: out of range 1-%d", n, ports.MaxTop)
 	}
+	method := c.String("method")
+	tcpDefault, why := methods.Default()
+	if method == "" {
+		method = tcpDefault
+		if why != nil {
+			env.Log.Info(fmt.Sprintf("using --method %s: %v", method, why))
+		}
+	}
+	shard, shards, err := parseShard(c.String("shard"), os.Getenv)
+	if err != nil {
+		return app.Usagef("bad --shard %q: %v", c.String("shard"), err)
+	}
 	out := event.NewWriter(env.Stdout)
+	var discovery *scan.DiscoverySpec
+	if why == nil {
+		// Privileged: ping as Nmap does as root.
+		discovery = methods.Ping()
+	}
 	opts := scan.Options{
 		Targets:      targets,
 		InputList:    inputList,
@@ -115,7 +146,13 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 		TopPorts:     c.Int("top-ports"),
 		ExcludePorts: c.String("exclude-ports"),
 		ServicesFile: c.String("servicedb"),
-		Method:       c.String("method"),
+		Method:       method,
+		PingMethod:   tcpDefault,
+		PingOnly:     c.Bool("ping-only"),
+		YesLarge:     c.Bool("yes-large"),
+		ResolveAll:   c.Bool("resolve-all"),
+		IPv6:         c.Bool("6"),
+		Discovery:    discovery,
 		Methods:      methods.List(),
 		NoPing:       c.Bool("Pn"),
 		NoDNS:        c.Bool("n"),
@@ -127,6 +164,9 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 		MaxRTT:       c.Duration("max-rtt-timeout"),
 		AllStates:    c.Bool("all-states"),
 		Seed:         c.Uint64("seed"),
+		Shard:        shard,
+		Shards:       shards,
+		ShardKey:     c.String("shard-key"),
 		Stdin:        env.Stdin,
 		Out:          out,
 		Log:          env.Log,
@@ -170,6 +210,10 @@ var flagOf = map[string]string{
 	"Timeout":      "--timeout",
 	"MinRTT":       "--min-rtt-timeout",
 	"MaxRTT":       "--max-rtt-timeout",
+	"Shard":        "--shard",
+	"PingOnly":     "--ping-only",
+	"YesLarge":     "--yes-large",
+	"ShardKey":     "--shard-key",
 }
 
 // setupError gives a Setup error its exit code: a mistake in the flags
@@ -192,6 +236,39 @@ func setupError(err error) error {
 		return app.Usagef("%s: %v", flag, ue.Err)
 	}
 	return app.Usagef("bad %s %s: %v", flag, ue.Value, ue.Err)
+}
+
+// parseShard reads --shard: "I/N", or "auto/N" with I from the
+// JOB_COMPLETION_INDEX that Kubernetes gives each pod of an Indexed Job
+// (0-based, so I is that plus 1). "" means no sharding.
+func parseShard(s string, getenv func(string) string) (shard, shards int, err error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	i, n, ok := strings.Cut(s, "/")
+	if !ok {
+		return 0, 0, errors.New("want I/N or auto/N")
+	}
+	shards, err = strconv.Atoi(n)
+	if err != nil || shards < 1 || shards > 1<<20 {
+		return 0, 0, fmt.Errorf("shard count %q is not a number from 1 to %d", n, 1<<20)
+	}
+	if i == "auto" {
+		jci := getenv("JOB_COMPLETION_INDEX")
+		if jci == "" {
+			return 0, 0, errors.New("auto needs JOB_COMPLETION_INDEX in the environment")
+		}
+		k, err := strconv.Atoi(jci)
+		if err != nil || k < 0 || k >= shards {
+			return 0, 0, fmt.Errorf("JOB_COMPLETION_INDEX %q is not from 0 to %d", jci, shards-1)
+		}
+		return k + 1, shards, nil
+	}
+	shard, err = strconv.Atoi(i)
+	if err != nil || shard < 1 || shard > shards {
+		return 0, 0, fmt.Errorf("shard %q is not from 1 to %d", i, shards)
+	}
+	return shard, shards, nil
 }
 
 // methodHelp lists the probe methods for --help.

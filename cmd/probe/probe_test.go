@@ -118,7 +118,7 @@ func TestCommandLine(t *testing.T) {
 		{"missing target file is a runtime error", []string{"-iL", "/nonexistent/targets.txt"}, 1, nil, []string{"/nonexistent/targets.txt"}, false},
 		{"unresolvable exclusion is a runtime error", []string{"-n", "-p", "1", "127.0.0.1", "--exclude", "nowhere.invalid"}, 1, nil, []string{`resolve exclusion "nowhere.invalid"`}, false},
 		{"bad option names its flag", []string{"-n", "--concurrency", "0", "127.0.0.1"}, 2, nil, []string{"bad --concurrency 0: must be at least 1"}, false},
-		{"unknown method names its flag", []string{"-n", "--method", "syn", "127.0.0.1"}, 2, nil, []string{"bad --method syn: unknown method (available: connect)"}, false},
+		{"unknown method names its flag", []string{"-n", "--method", "bogus", "127.0.0.1"}, 2, nil, []string{"bad --method bogus: unknown method (available: connect, syn, udp)"}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -322,6 +322,50 @@ func TestProgressLineOnTerminal(t *testing.T) {
 	}
 }
 
+// TestWithoutRawSockets runs probe as an unprivileged user: --method syn
+// must fail with a clear one-line message, and with no method named the
+// scan falls back to connect and says why.
+func TestWithoutRawSockets(t *testing.T) {
+	labnet.Require(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run probe as another user")
+	}
+	open := labnet.Listen(t, "127.0.0.1:0").Port
+	// The binary lives in a private temporary directory; nobody must
+	// be able to reach it.
+	if err := os.Chmod(filepath.Dir(probeBin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	asNobody := func(args ...string) run {
+		cmd := exec.Command(probeBin, args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return run{code, out.String(), errb.String()}
+	}
+	r := asNobody("-n", "-Pn", "--method", "syn", "-p", strconv.Itoa(int(open)), "127.0.0.1")
+	if r.code != 1 || !strings.Contains(r.stderr, "CAP_NET_RAW") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || r.stdout != "" {
+		t.Errorf("--method syn unprivileged: exit %d, stdout %q, stderr %q; want exit 1, one line naming CAP_NET_RAW", r.code, r.stdout, r.stderr)
+	}
+	r = asNobody("-n", "-Pn", "-p", strconv.Itoa(int(open)), "127.0.0.1")
+	if r.code != 0 || !strings.Contains(r.stderr, "using --method connect") || !strings.Contains(r.stderr, "CAP_NET_RAW") ||
+		!strings.Contains(r.stdout, `"method":"connect"`) || !strings.Contains(r.stdout, fmt.Sprintf(`"port":%d,"proto":"tcp","state":"open"`, open)) {
+		t.Errorf("default method unprivileged: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	// As root, the default is syn and nothing is said.
+	r = probe(t, "-n", "-Pn", "-p", strconv.Itoa(int(open)), "127.0.0.1")
+	if r.code != 0 || r.stderr != "" || !strings.Contains(r.stdout, `"method":"syn"`) {
+		t.Errorf("default method as root: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+}
+
 // activeOpens reads the namespace's count of connects begun (TCP
 // ActiveOpens in /proc/net/snmp): what left the machine, counted by the
 // kernel.
@@ -372,7 +416,7 @@ func TestRateHoldsOnTheWire(t *testing.T) {
 		n  int
 	}
 	base := activeOpens(t)
-	cmd, stdout, stderr := start(t, "-n", "-Pn", "--rate", "100", "--timeout", "200ms", "--max-rtt-timeout", "300ms", "-p", "1-150", addr)
+	cmd, stdout, stderr := start(t, "-n", "-Pn", "--method", "connect", "--rate", "100", "--timeout", "200ms", "--max-rtt-timeout", "300ms", "-p", "1-150", addr)
 	done := make(chan error, 1)
 	go func() { _, _ = io.Copy(io.Discard, stdout); done <- cmd.Wait() }()
 	var samples []sample
@@ -408,7 +452,7 @@ func TestNothingSentAfterSignal(t *testing.T) {
 	addr := dropHost(t)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		base := activeOpens(t)
-		cmd, stdout, stderr := start(t, "-n", "-Pn", "--timeout", "30s", "-p", "1-5000", addr)
+		cmd, stdout, stderr := start(t, "-n", "-Pn", "--method", "connect", "--timeout", "30s", "-p", "1-5000", addr)
 		done := make(chan error, 1)
 		go func() { _, _ = io.Copy(io.Discard, stdout); done <- cmd.Wait() }()
 		deadline := time.Now().Add(10 * time.Second)

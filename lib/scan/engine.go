@@ -48,6 +48,11 @@ type phase struct {
 	bucket  *bucket
 	// seed keys each host's port order.
 	seed uint64
+	// shard of shards (0 of 1 when the scan is not split): the phase
+	// probes position pos of host k's port order only when
+	// (k+pos) mod shards is shard, so shards split every host's ports
+	// evenly and cover each (host, port) exactly once between them.
+	shard, shards uint64
 	// maxActive bounds the hosts probed at once.
 	maxActive int
 	// start prepares a newly activated host (seeds its timing).
@@ -85,6 +90,7 @@ type hostState struct {
 	ports   []uint16
 	perm    permutation
 	nextNew int
+	step    int // positions between two new ports of this shard
 	retry   []int32
 	flags   []uint8
 	tries   []uint8
@@ -468,7 +474,8 @@ func (e *engine) settle(h *hostState, pi, try int, r Result) {
 	f := h.flags[pi]
 	if f&fFinal != 0 {
 		prev := h.res[pi]
-		if r.Err != nil || prev.state == 0 || !(states[prev.state] == StateFiltered && e.reasons[prev.reason] == ReasonNoResponse) {
+		silent := states[prev.state] == StateFiltered || states[prev.state] == StateOpenFiltered
+		if r.Err != nil || prev.state == 0 || !(silent && e.reasons[prev.reason] == ReasonNoResponse) {
 			return
 		}
 	} else {
@@ -659,17 +666,37 @@ func (e *engine) activate(h host, now time.Time) {
 		deadline: make([]int64, n),
 		res:      make([]portRes, n),
 		pending:  n,
+		step:     1,
 		t:        newHostTiming(e.p.timing, e.p.conc, now),
 		active:   len(e.active),
+	}
+	if e.p.shards > 1 {
+		e.shardHost(hs)
 	}
 	if e.p.start != nil {
 		e.p.start(hs)
 	}
 	e.active = append(e.active, hs)
 	e.byAddr[h.addr] = hs
-	if n == 0 {
+	if hs.pending == 0 {
 		e.finishHost(hs)
 	}
+}
+
+// shardHost keeps to h the positions of its port order that belong to
+// the phase's shard: the first is (shard-k) mod shards, then every
+// shards-th. The others are settled without a result at once, so they
+// are neither probed nor reported.
+func (e *engine) shardHost(h *hostState) {
+	n := uint64(len(h.ports))
+	first := (e.p.shard + e.p.shards - h.index%e.p.shards) % e.p.shards
+	for pos := range n {
+		if pos%e.p.shards != first {
+			h.flags[h.perm.At(pos)] = fFinal | fError
+			h.pending--
+		}
+	}
+	h.nextNew, h.step = int(min(first, n)), int(e.p.shards)
 }
 
 // hasWork reports whether h has a port to probe now.
@@ -695,7 +722,7 @@ func (h *hostState) take() int {
 		return pi
 	}
 	pi := int(h.perm.At(uint64(h.nextNew)))
-	h.nextNew++
+	h.nextNew += h.step
 	return pi
 }
 

@@ -161,4 +161,8 @@ type MethodSpec struct {
 	Proto ports.Proto
 	Doc   string // one line for the command's help
 	New   func(MethodConfig) (Method, error)
+	// Tune, if set, adjusts the default timing for the method (not a
+	// Timing given whole in Options): a raw SYN needs no FinalWait, which
+	// exists for the kernel's own SYN resend under connect.
+	Tune func(*Timing)
 }

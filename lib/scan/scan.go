@@ -67,6 +67,7 @@ type Config struct {
 	Timing      *Timing // nil means DefaultTiming()
 	AllStates   bool    // write closed and filtered ports (and down hosts) too
 	Seed        uint64  // shuffles the probe order
+	PingOnly    bool    // stop after discovery: host events only
 
 	Out    *event.Writer
 	Log    *slog.Logger
@@ -201,7 +202,7 @@ func (s *scanner) run(parent context.Context) (event.Stats, error) {
 		up = s.discover(ctx, all, bucket)
 		hosts = up
 	}
-	if ctx.Err() == nil {
+	if ctx.Err() == nil && !s.cfg.PingOnly {
 		s.scanPorts(ctx, hosts, bucket)
 	}
 	if up != nil {
@@ -297,6 +298,9 @@ func (s *scanner) scanPorts(ctx context.Context, hosts hostSource, b *bucket) {
 	s.total.Store(uint64(len(portList)) * hostCount(hosts))
 	p := s.phaseBase(ctx, s.cfg.Method, portList, hosts, b)
 	p.mode = modePorts
+	if sh := s.cfg.Scope.Shard; sh != nil && sh.Count > 1 {
+		p.shard, p.shards = uint64(sh.Index-1), uint64(sh.Count)
+	}
 	// Enough hosts at once to keep every probe slot busy, but no more
 	// than a million ports' state in memory.
 	p.maxActive = max(1, min(s.cfg.Concurrency, (1<<20)/len(portList)))

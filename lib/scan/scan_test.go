@@ -393,7 +393,7 @@ func TestSetupRejectsBadInput(t *testing.T) {
 		want  string
 		usage bool // a *UsageError (exit 2), else a failure of the moment (exit 1)
 	}{
-		{"unknown method", func(o *scan.Options) { o.Method = "syn" }, `bad Method syn: unknown method (available: connect)`, true},
+		{"unknown method", func(o *scan.Options) { o.Method = "bogus" }, `bad Method bogus: unknown method (available: connect, syn, udp)`, true},
 		{"udp ports only", func(o *scan.Options) { o.Ports = "U:53" }, "udp ports need a udp method", true},
 		{"bad port", func(o *scan.Options) { o.Ports = "70000" }, "bad port spec", true},
 		{"ports and top", func(o *scan.Options) { o.TopPorts = 10 }, "bad TopPorts 10: cannot be used with a port spec", true},

@@ -2,6 +2,8 @@ package scan
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+	"go4.org/netipx"
 	"golang.org/x/sys/unix"
 
 	"github.com/picketscan/picket/lib/event"
@@ -39,7 +42,20 @@ type Options struct {
 	Method  string       // a name from Methods; "" is the first one
 	Methods []MethodSpec // the methods to choose from (lib/scan/methods.List)
 	NoPing  bool         // treat every target as up
-	NoDNS   bool         // no reverse DNS
+	// PingMethod names the TCP method that pings hosts when Method is
+	// not a TCP method; "" is the first in Methods.
+	PingMethod string
+	// Discovery, if set, replaces pinging TCP ports: a method of its own
+	// with its probe kinds (lib/scan/ping, Nmap's privileged ping).
+	Discovery *DiscoverySpec
+	// PingOnly stops after discovery: only host events, as nmap -sn.
+	PingOnly bool
+	// YesLarge allows more than LargeTargets addresses.
+	YesLarge bool
+	// ResolveAll scans every address of a target name; IPv6 only the
+	// IPv6 ones (Nmap's --resolve-all and -6).
+	ResolveAll, IPv6 bool
+	NoDNS            bool // no reverse DNS
 
 	Concurrency int
 	Rate        float64
@@ -50,6 +66,11 @@ type Options struct {
 	Timing      *Timing       // replaces DefaultTiming wholesale when set (tests)
 	AllStates   bool
 	Seed        uint64 // 0 picks a random order
+	// Shard and Shards split the scan: this run probes shard Shard
+	// (1 to Shards) of the (host, port) space. Every shard must use the
+	// same seed: Seed, or one derived from ShardKey.
+	Shard, Shards int
+	ShardKey      string
 
 	// Resolver resolves target names and, unless NoDNS, the names of
 	// hosts found up; nil means the system's resolver.
@@ -126,6 +147,9 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 		if timing.MinRTO > timing.MaxRTO {
 			return Config{}, badOption("MinRTT", timing.MinRTO, "is over the most timeout %s", timing.MaxRTO)
 		}
+		if spec.Tune != nil {
+			spec.Tune(&timing)
+		}
 		timing.FinalWait = min(timing.FinalWait, timing.MaxRTO)
 	}
 	if o.Concurrency < 1 {
@@ -182,7 +206,8 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 	}
 	set, err := targets.Build(ctx, targets.Config{
 		Targets: tsrc, Exclude: xsrc, Resolver: resolver,
-		Warn: func(msg string) { o.Log.Warn(msg) },
+		Warn:       func(msg string) { o.Log.Warn(msg) },
+		ResolveAll: o.ResolveAll, IPv6: o.IPv6,
 	})
 	if err != nil {
 		var se *targets.SpecError
@@ -197,8 +222,14 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 	if hi, n := bits.Mul64(set.Len(), uint64(portList.Len())); hi != 0 || n > 1<<63 {
 		return Config{}, &UsageError{Err: fmt.Errorf("%w: %d addresses × %d ports", ErrTooLarge, set.Len(), portList.Len())}
 	}
+	if set.Len() > LargeTargets && !o.YesLarge {
+		return Config{}, &UsageError{Option: "YesLarge", Err: fmt.Errorf("%d addresses is over %d: confirm a scan this large", set.Len(), LargeTargets)}
+	}
 
-	seed := o.Seed
+	seed, shard, err := shardSeed(o)
+	if err != nil {
+		return Config{}, err
+	}
 	for seed == 0 {
 		// Below 2^53, so the seed survives JSON readers that hold
 		// numbers as doubles.
@@ -221,21 +252,118 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 		ScanID:      NewScanID(o.Now()),
 		Tool:        o.Tool,
 		Scope: event.Scope{
-			Targets:   set.Specs(),
+			Targets:   scopeTargets(set),
 			Exclude:   set.ExcludeSpecs(),
 			Ports:     portList.String(),
 			Method:    spec.Name,
 			Discovery: "none",
+			Shard:     shard,
 		},
 	}
-	if !o.NoPing {
-		// Discovery pings with the scan's own method when it speaks
-		// TCP; that is the only kind there is so far.
-		cfg.Discovery = method
+	if o.PingOnly {
+		if o.NoPing {
+			return Config{}, badOption("PingOnly", true, "needs host discovery (it cannot be used with no ping)")
+		}
+		cfg.PingOnly = true
+		cfg.Scope.Ports = ""
+	}
+	if !o.NoPing && o.Discovery != nil {
+		ping, err := o.Discovery.New(MethodConfig{Concurrency: o.Concurrency})
+		if err != nil {
+			return Config{}, fmt.Errorf("discovery %s: %w", o.Discovery.Name, err)
+		}
+		cfg.Discovery, cfg.DiscoveryPorts, cfg.Scope.Discovery = ping, o.Discovery.Ports, o.Discovery.Name
+	} else if !o.NoPing {
+		// Discovery pings TCP ports: with the scan's own method when it
+		// speaks TCP, else with o.PingMethod (a UDP scan).
+		ping, pingName := method, spec.Name
+		if spec.Proto != ports.TCP {
+			ps, err := pickMethod(Options{Method: o.PingMethod, Methods: o.Methods})
+			if err != nil || ps.Proto != ports.TCP {
+				return Config{}, badOption("PingMethod", o.PingMethod, "is not a TCP method")
+			}
+			if ping, err = ps.New(MethodConfig{Concurrency: o.Concurrency}); err != nil {
+				return Config{}, fmt.Errorf("method %s: %w", ps.Name, err)
+			}
+			pingName = ps.Name
+		}
+		cfg.Discovery = ping
 		cfg.DiscoveryPorts = DefaultDiscoveryPorts()
-		cfg.Scope.Discovery = DiscoveryName(spec.Name, cfg.DiscoveryPorts)
+		cfg.Scope.Discovery = DiscoveryName(pingName, cfg.DiscoveryPorts)
 	}
 	return cfg, nil
+}
+
+// LargeTargets is the most addresses a scan covers without YesLarge: a
+// /8 is a mistake more often than a plan.
+const LargeTargets = 1 << 24
+
+// maxScopeTargets bounds the target specifications the scan start
+// carries as given, in bytes: well under the event reader's 1 MiB line
+// limit.
+const maxScopeTargets = 256 << 10
+
+// scopeTargets returns the target specifications for the scan scope: as
+// given, or, when they are too long for one event line (an -iL list of a
+// million addresses), the addresses they cover less the exclusions,
+// collapsed to sorted CIDR prefixes (go4.org/netipx). The scope stays
+// exact; names give way to their addresses. A list of scattered single
+// addresses does not collapse and stays long.
+func scopeTargets(set *targets.Set) []string {
+	specs := set.Specs()
+	size := 0
+	for _, s := range specs {
+		size += len(s) + 3
+	}
+	if size <= maxScopeTargets {
+		return specs
+	}
+	var b netipx.IPSetBuilder
+	for t := range set.All() {
+		b.Add(t.Addr.Unmap())
+	}
+	ipset, err := b.IPSet()
+	if err != nil {
+		return specs
+	}
+	prefixes := ipset.Prefixes()
+	out := make([]string, len(prefixes))
+	for i, p := range prefixes {
+		out[i] = p.String()
+	}
+	return out
+}
+
+// DiscoverySpec describes a discovery method that probes kinds of its
+// own rather than TCP ports: each kind is a pseudo-port of the discovery
+// phase.
+type DiscoverySpec struct {
+	Name  string   // for the scope, e.g. "icmp-echo,tcp-syn:443,tcp-ack:80"
+	Ports []uint16 // the probe kinds
+	New   func(MethodConfig) (Method, error)
+}
+
+// shardSeed checks the shard options and returns the seed to use (0 for
+// a random one) and the shard for the scope (nil when not split).
+func shardSeed(o Options) (uint64, *event.Shard, error) {
+	seed := o.Seed
+	if o.ShardKey != "" {
+		if seed != 0 {
+			return 0, nil, badOption("ShardKey", o.ShardKey, "cannot be used with a seed: the key is the seed")
+		}
+		sum := sha256.Sum256([]byte(o.ShardKey))
+		seed = max(1, binary.BigEndian.Uint64(sum[:8])&(1<<53-1))
+	}
+	if o.Shards == 0 && o.Shard == 0 {
+		return seed, nil, nil
+	}
+	if o.Shards < 1 || o.Shard < 1 || o.Shard > o.Shards {
+		return 0, nil, badOption("Shard", fmt.Sprintf("%d/%d", o.Shard, o.Shards), "want I/N with 1 <= I <= N")
+	}
+	if seed == 0 && o.Shards > 1 {
+		return 0, nil, &UsageError{Option: "Shard", Err: errors.New("needs a seed shared by every shard (a seed, or a shard key to derive it from)")}
+	}
+	return seed, &event.Shard{Index: o.Shard, Count: o.Shards}, nil
 }
 
 // pickMethod finds o.Method in o.Methods.
@@ -271,7 +399,7 @@ func portList(o Options, m MethodSpec) (ports.List, error) {
 	case o.Ports != "" && o.TopPorts != 0:
 		return l, badOption("TopPorts", o.TopPorts, "cannot be used with a port spec")
 	case o.Ports != "":
-		l, err = ports.Parse(o.Ports, ports.ParseOptions{LoadNames: names})
+		l, err = ports.Parse(o.Ports, ports.ParseOptions{Default: []ports.Proto{m.Proto}, LoadNames: names})
 	case o.TopPorts != 0:
 		l, err = ports.Top(o.TopPorts, m.Proto)
 		if err != nil {
@@ -284,7 +412,7 @@ func portList(o Options, m MethodSpec) (ports.List, error) {
 		return l, &UsageError{Err: err}
 	}
 	if o.ExcludePorts != "" {
-		ex, err := ports.Parse(o.ExcludePorts, ports.ParseOptions{LoadNames: names})
+		ex, err := ports.Parse(o.ExcludePorts, ports.ParseOptions{Default: []ports.Proto{m.Proto}, LoadNames: names})
 		if err != nil {
 			return l, &UsageError{Option: "ExcludePorts", Err: err}
 		}

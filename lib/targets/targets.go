@@ -68,6 +68,11 @@ type Config struct {
 	// Warn, if set, receives one-line messages about targets that were
 	// skipped, such as names that did not resolve.
 	Warn func(msg string)
+	// ResolveAll scans every address a target name resolves to, as
+	// Nmap's --resolve-all; otherwise only the first (IPv4 first).
+	ResolveAll bool
+	// IPv6 takes only the IPv6 addresses of target names, as Nmap's -6.
+	IPv6 bool
 }
 
 // Target is one address to scan.
@@ -154,26 +159,70 @@ func Build(ctx context.Context, c Config) (*Set, error) {
 				unresolved++
 				continue
 			}
-			b, err = nameBlock(src, sp, l.addrs)
-			if err != nil {
-				return nil, err
+			addrs := pickAddrs(l.addrs, c.ResolveAll, c.IPv6)
+			if len(addrs) == 0 {
+				warn(fmt.Sprintf("%s: resolve %q: no IPv6 addresses", src.Where, sp.name))
+				unresolved++
+				continue
 			}
+			for _, a := range addrs {
+				nb, err := nameBlock(src, sp, []netip.Addr{a})
+				if err != nil {
+					return nil, err
+				}
+				if err := s.addBlock(src, nb); err != nil {
+					return nil, err
+				}
+			}
+			continue
 		}
-		n, ok := b.spec.Len()
-		if !ok {
-			return nil, &SpecError{Where: src.Where, Text: src.Text, Reason: tooLarge(b.spec)}
+		if err := s.addBlock(src, b); err != nil {
+			return nil, err
 		}
-		if n > MaxLen-s.total {
-			return nil, fmt.Errorf("%s: targets cover more than 2^63 addresses in all", src.Where)
-		}
-		b.start, b.n = s.total, n
-		s.total += n
-		s.blocks = append(s.blocks, b)
 	}
 	if len(s.blocks) == 0 && unresolved > 0 {
 		return nil, fmt.Errorf("%w: no target name resolved (%d tried)", ErrNoTargets, unresolved)
 	}
 	return s, nil
+}
+
+// addBlock appends b to the set's blocks.
+func (s *Set) addBlock(src Source, b block) error {
+	n, ok := b.spec.Len()
+	if !ok {
+		return &SpecError{Where: src.Where, Text: src.Text, Reason: tooLarge(b.spec)}
+	}
+	if n > MaxLen-s.total {
+		return fmt.Errorf("%s: targets cover more than 2^63 addresses in all", src.Where)
+	}
+	b.start, b.n = s.total, n
+	s.total += n
+	s.blocks = append(s.blocks, b)
+	return nil
+}
+
+// pickAddrs chooses the addresses of a resolved name to scan: with v6
+// only the IPv6 ones; all of them with all, else one — Nmap's choice of
+// the first IPv4 address, else the first IPv6 one.
+func pickAddrs(addrs []netip.Addr, all, v6 bool) []netip.Addr {
+	if v6 {
+		var only []netip.Addr
+		for _, a := range addrs {
+			if a.Is6() {
+				only = append(only, a)
+			}
+		}
+		addrs = only
+	}
+	if all || len(addrs) == 0 {
+		return addrs
+	}
+	for _, a := range addrs {
+		if a.Is4() {
+			return []netip.Addr{a}
+		}
+	}
+	return addrs[:1]
 }
 
 func texts(srcs []Source) []string {

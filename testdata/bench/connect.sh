@@ -149,7 +149,7 @@ run_picket() {
 	local label=$1 out="$tmp/picket.$1.ndjson" s e rc=0 got
 	shift
 	s=$(date +%s.%N)
-	"$tmp/probe" -n -Pn -p- -q "$@" "$TARGET" >"$out" 2>"$tmp/picket.$label.err" || rc=$?
+	"$tmp/probe" -n -Pn -p- -q --method connect "$@" "$TARGET" >"$out" 2>"$tmp/picket.$label.err" || rc=$?
 	e=$(date +%s.%N)
 	((rc == 0)) || die "picket $label: probe exited $rc: $(head -c 500 "$tmp/picket.$label.err")"
 	jq -e -s '[.[] | select(.type == "scan" and .phase == "end")]
@@ -201,7 +201,7 @@ inner() {
 	echo "go:      $(go version)"
 	echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min, before the runs)"
 	echo "ports:   $expected open on $TARGET, in a private network namespace"
-	echo "picket:  probe -n -Pn -p- -q $TARGET (defaults: --concurrency 512, --timeout 1s, --retries 10)"
+	echo "picket:  probe -n -Pn -p- -q --method connect $TARGET (defaults: --concurrency 512, --timeout 1s, --retries 10)"
 	echo "nmap:    nmap -sT -T4 -n -Pn -p- $TARGET -oG -"
 	echo
 
