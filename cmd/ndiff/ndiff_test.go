@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/picketscan/picket/cmd/internal/app"
 	"github.com/picketscan/picket/lib/baseline"
@@ -287,5 +288,48 @@ func TestPolicyNewOnly(t *testing.T) {
 	}
 	if fresh["192.0.2.2:8080"] || !fresh["192.0.2.2:3389"] {
 		t.Errorf("with --policy-new-only: %v, want 192.0.2.2:3389 but not :8080", fresh)
+	}
+}
+
+// eofClock is a reader that notes when it reported the end of input.
+type eofClock struct {
+	r   io.Reader
+	eof time.Time
+}
+
+func (e *eofClock) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err == io.EOF && e.eof.IsZero() {
+		e.eof = time.Now()
+	}
+	return n, err
+}
+
+// TestChangeTimeAfterScan checks that, without --at, changes are dated
+// once the scan has been read: in a pipe ndiff starts before the scan
+// does, and a change dated before its own scan sorts wrongly downstream.
+func TestChangeTimeAfterScan(t *testing.T) {
+	b, err := os.ReadFile(td("kinds.ndjson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &eofClock{r: bytes.NewReader(b)}
+	var out, errb bytes.Buffer
+	code := app.Run(context.Background(), command(), []string{"ndiff", "--changes-only", "--baseline", td("base.ndjson")}, in, &out, &errb)
+	if code != 1 || in.eof.IsZero() {
+		t.Fatalf("exit %d, eof seen %v: %s", code, !in.eof.IsZero(), errb.String())
+	}
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var c struct{ Time string }
+		if err := json.Unmarshal([]byte(l), &c); err != nil {
+			t.Fatal(err)
+		}
+		at, err := time.Parse(time.RFC3339Nano, c.Time)
+		if err != nil {
+			t.Fatalf("change time %q: %v", c.Time, err)
+		}
+		if at.Before(in.eof) {
+			t.Errorf("change dated %s, before the scan's input ended at %s", c.Time, in.eof.UTC().Format(time.RFC3339Nano))
+		}
 	}
 }

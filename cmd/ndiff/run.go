@@ -151,6 +151,11 @@ func run(ctx context.Context, c *cli.Context, env *app.Env, cfg *config) (int, e
 	if err != nil {
 		return 0, err
 	}
+	if c.Timestamp("at") == nil {
+		// The changes are dated when the scan has been read, not when
+		// ndiff started: in a pipe that is before the scan began.
+		cfg.opts.Now = env.Now()
+	}
 	if !cur.Complete() {
 		env.Log.Warn("the scan is incomplete: ports and hosts it did not report are not taken as closed")
 	}
