@@ -50,25 +50,11 @@ func (m *Method) Proto() ports.Proto { return ports.TCP }
 // Start opens the receive socket first, then the raw sockets, and
 // starts the receiver.
 func (m *Method) Start(ctx context.Context, sink scan.Sink) (scan.Session, error) {
-	recv, err := raw.Listen(raw.PortBase, raw.PortBase+raw.PortSpan-1)
-	if err != nil {
+	s := &Session{ctx: ctx, sink: sink, key: raw.NewKey(), epoch: time.Now()}
+	var err error
+	if s.recv, s.send, err = raw.Open(ctx, sink, s.craft, s.receive); err != nil {
 		return nil, err
 	}
-	s := &Session{ctx: ctx, sink: sink, key: raw.NewKey(), epoch: time.Now(), recv: recv}
-	s.send, err = raw.NewSender(ctx, s.craft, func(p scan.Probe, err error) {
-		sink(scan.Answer{Dst: p.Dst, Try: p.Try, Result: raw.Failed(err)})
-	})
-	if err != nil {
-		recv.Close()
-		return nil, err
-	}
-	dec := raw.NewDecoder()
-	var pkt raw.Packet
-	recv.Start(func(b []byte) {
-		if dec.Decode(b, &pkt) {
-			s.receive(&pkt)
-		}
-	})
 	return s, nil
 }
 
