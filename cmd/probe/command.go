@@ -76,7 +76,7 @@ func flags() []cli.Flag {
 		&cli.BoolFlag{Name: "Pn", Usage: "skip host discovery: treat every target as up"},
 		&cli.BoolFlag{Name: "ping-only", Aliases: []string{"sn"}, Usage: "discover hosts only, no port scan: write host events (like nmap -sn)"},
 		&cli.BoolFlag{Name: "resolve-all", Usage: "scan every address a target name resolves to (default: the first, IPv4 first)"},
-		&cli.BoolFlag{Name: "6", Usage: "scan the IPv6 addresses of target names only"},
+		&cli.BoolFlag{Name: "6", Usage: "scan the IPv6 addresses of target names only (an IPv4 target is an error)"},
 		&cli.BoolFlag{Name: "yes-large", Usage: "allow a scan of more than 2^24 addresses"},
 		&cli.BoolFlag{Name: "n", Usage: "never do reverse DNS lookups"},
 		&cli.StringFlag{Name: "method", Usage: "probe `METHOD`: " + methodHelp() + " (default: syn with CAP_NET_RAW, else connect)"},

@@ -16,8 +16,10 @@ import (
 // shardRun is what one run of a sharded scan reported.
 type shardRun struct {
 	ports map[string]string // "ip:port" -> state/reason
+	hosts map[string]string // ip -> state of its host event
 	start event.ScanStart
-	dup   []string // ports reported twice within the run
+	dup   []string // ports and hosts reported twice within the run
+	early []string // ports reported before their host's event
 }
 
 func scanShard(t *testing.T, o scan.Options) shardRun {
@@ -31,7 +33,7 @@ func scanShard(t *testing.T, o scan.Options) shardRun {
 	if _, err := scan.Run(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
-	r := shardRun{ports: map[string]string{}}
+	r := shardRun{ports: map[string]string{}, hosts: map[string]string{}}
 	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
 		var ev struct {
 			Type, Phase, IP, State, Reason string
@@ -45,8 +47,16 @@ func scanShard(t *testing.T, o scan.Options) shardRun {
 			if err := json.Unmarshal([]byte(line), &r.start); err != nil {
 				t.Fatal(err)
 			}
+		case ev.Type == "host":
+			if _, ok := r.hosts[ev.IP]; ok {
+				r.dup = append(r.dup, ev.IP)
+			}
+			r.hosts[ev.IP] = ev.State
 		case ev.Type == "port":
 			k := fmt.Sprintf("%s:%d", ev.IP, ev.Port)
+			if _, ok := r.hosts[ev.IP]; !ok {
+				r.early = append(r.early, k)
+			}
 			if _, ok := r.ports[k]; ok {
 				r.dup = append(r.dup, k)
 			}
@@ -59,7 +69,8 @@ func scanShard(t *testing.T, o scan.Options) shardRun {
 // TestShardsCoverTheScanOnce splits a scan of several hosts into N
 // shards and checks that together they report exactly what one run
 // reports, each port once, and that every shard records its shard and
-// the shared seed.
+// the shared seed. Host events are not split (README, Sharding): every
+// shard writes the event of each host it found up, before its ports.
 func TestShardsCoverTheScanOnce(t *testing.T) {
 	labnet.Require(t)
 	open := []uint16{labnet.Listen(t, "0.0.0.0:0").Port, labnet.Listen(t, "0.0.0.0:0").Port}
@@ -72,6 +83,9 @@ func TestShardsCoverTheScanOnce(t *testing.T) {
 	if n := len(whole.ports); n != 5*203 {
 		t.Fatalf("single run reported %d ports, want %d", n, 5*203)
 	}
+	if len(whole.hosts) != 5 {
+		t.Fatalf("single run reported hosts %v, want 5 up", whole.hosts)
+	}
 	for _, n := range []int{2, 3, 7} {
 		t.Run(fmt.Sprint(n, " shards"), func(t *testing.T) {
 			union := map[string]string{}
@@ -81,6 +95,12 @@ func TestShardsCoverTheScanOnce(t *testing.T) {
 				r := scanShard(t, o)
 				if len(r.dup) > 0 {
 					t.Errorf("shard %d/%d reported %v twice", i, n, r.dup)
+				}
+				if len(r.early) > 0 {
+					t.Errorf("shard %d/%d reported %v before their host", i, n, r.early)
+				}
+				if fmt.Sprint(r.hosts) != fmt.Sprint(whole.hosts) {
+					t.Errorf("shard %d/%d host events %v, one run %v", i, n, r.hosts, whole.hosts)
 				}
 				if sh := r.start.Scope.Shard; sh == nil || sh.Index != i || sh.Count != n {
 					t.Errorf("shard %d/%d: scope shard %+v", i, n, sh)

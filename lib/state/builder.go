@@ -17,11 +17,15 @@ type Builder struct {
 	parts map[string]*Part
 	order []*Part
 	hosts map[netip.Addr]*Host
+	// upIn holds, for a host a shard of a split scan reported up, the
+	// shardKey of that split scan: the other shards report the host
+	// too, and one that got no answer must not turn it down.
+	upIn map[netip.Addr]string
 }
 
 // NewBuilder returns an empty Builder.
 func NewBuilder() *Builder {
-	return &Builder{dec: NewDecoder(), parts: map[string]*Part{}, hosts: map[netip.Addr]*Host{}}
+	return &Builder{dec: NewDecoder(), parts: map[string]*Part{}, hosts: map[netip.Addr]*Host{}, upIn: map[netip.Addr]string{}}
 }
 
 // part returns the part of scanID, making one without a scope if the
@@ -50,11 +54,27 @@ func (b *Builder) End(scanID string, complete bool) {
 }
 
 // HostSeen records a host event of scan scanID. A later report of the same
-// address replaces the state; a name is kept once known.
+// address replaces the state, except that a host one shard of a split
+// scan reported up stays up when another shard of it reports the host
+// down (each shard reports the hosts it saw answer, and with -Pn a shard
+// whose ports got no answer sees the host down); a name is kept once
+// known.
 func (b *Builder) HostSeen(scanID string, h Host) {
-	b.part(scanID)
+	p := b.part(scanID)
 	cur := b.host(h.Addr, h.Hostname)
+	key := ""
+	if p.Scope != nil && p.Scope.Shard != nil && p.Scope.Shard.Count > 1 {
+		key = shardKey(p.Scope)
+	}
+	if key != "" && h.State != HostUp && cur.State == HostUp && b.upIn[h.Addr] == key {
+		return
+	}
 	cur.State, cur.Reason = h.State, h.Reason
+	if key != "" && h.State == HostUp {
+		b.upIn[h.Addr] = key
+	} else {
+		delete(b.upIn, h.Addr)
+	}
 }
 
 // PortSeen records a port event of scan scanID for addr.

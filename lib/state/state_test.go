@@ -2,6 +2,7 @@ package state
 
 import (
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -165,4 +166,48 @@ func FuzzDecodeLine(f *testing.F) {
 			t.Fatalf("decoded a record without an address")
 		}
 	})
+}
+
+// TestShardHostEvents checks hosts reported by the shards of a split
+// scan: every shard reports the host events of the hosts it found up
+// (discovery is not split), so duplicates merge into one host, and a
+// host one shard found up stays up when another shard, whose half of
+// the ports got no answer, reports it down (with -Pn --all-states).
+// Between two separate scans the later report still wins.
+func TestShardHostEvents(t *testing.T) {
+	scope := `{"targets":["192.0.2.1","192.0.2.2"],"ports":"T:22,443"}`
+	shard := func(i int) string {
+		return strings.Replace(scope, `"ports"`, `"shard":{"index":`+string(rune('0'+i))+`,"count":2},"ports"`, 1)
+	}
+	host := func(id, ip, state string) string {
+		return `{"type":"host","scan_id":"` + id + `","ip":"` + ip + `","state":"` + state + `"}`
+	}
+	port := func(id, ip string, num int) string {
+		return `{"type":"port","scan_id":"` + id + `","ip":"` + ip + `","port":` + strconv.Itoa(num) + `,"proto":"tcp","state":"open"}`
+	}
+	s := build(t,
+		start("A", shard(1)),
+		host("A", "192.0.2.1", "up"), port("A", "192.0.2.1", 443),
+		host("A", "192.0.2.2", "up"), port("A", "192.0.2.2", 22),
+		end("A", true),
+		start("B", shard(2)),
+		host("B", "192.0.2.1", "down"),
+		host("B", "192.0.2.2", "up"), port("B", "192.0.2.2", 443),
+		end("B", true),
+	)
+	if !s.Complete() || len(s.Hosts) != 2 {
+		t.Fatalf("complete %v, %d hosts", s.Complete(), len(s.Hosts))
+	}
+	for ip, want := range map[string]int{"192.0.2.1": 1, "192.0.2.2": 2} {
+		h := s.Hosts[netip.MustParseAddr(ip)]
+		if h.State != "up" || len(h.Ports) != want {
+			t.Errorf("%s: state %q with %d ports, want up with %d", ip, h.State, len(h.Ports), want)
+		}
+	}
+	// Two scans that are not shards of one: the later report wins.
+	s = build(t, start("A", scope), host("A", "192.0.2.1", "up"), end("A", true),
+		start("B", scope), host("B", "192.0.2.1", "down"), end("B", true))
+	if h := s.Hosts[netip.MustParseAddr("192.0.2.1")]; h.State != "down" {
+		t.Errorf("separate scans: state %q, want down", h.State)
+	}
 }

@@ -71,7 +71,9 @@ type Config struct {
 	// ResolveAll scans every address a target name resolves to, as
 	// Nmap's --resolve-all; otherwise only the first (IPv4 first).
 	ResolveAll bool
-	// IPv6 takes only the IPv6 addresses of target names, as Nmap's -6.
+	// IPv6 takes only the IPv6 addresses of target names, as Nmap's -6,
+	// and makes an IPv4 address, prefix or range among the targets a
+	// SpecError (exclusions may still name IPv4 addresses).
 	IPv6 bool
 }
 
@@ -119,6 +121,11 @@ func Build(ctx context.Context, c Config) (*Set, error) {
 	tspecs, err := parseAll(c.Targets, false)
 	if err != nil {
 		return nil, err
+	}
+	if c.IPv6 {
+		if err := only6(c.Targets, tspecs); err != nil {
+			return nil, err
+		}
 	}
 	xspecs, err := parseAll(c.Exclude, true)
 	if err != nil {
@@ -247,6 +254,21 @@ func parseAll(srcs []Source, exclude bool) ([]Spec, error) {
 		out[i] = sp
 	}
 	return out, nil
+}
+
+// only6 rejects the IPv4 addresses, prefixes and octet ranges among the
+// target specs: IPv6 (-6) filters what names resolve to, and would
+// otherwise scan a literal IPv4 target as if the option were not given.
+func only6(srcs []Source, specs []Spec) error {
+	for i, sp := range specs {
+		v4 := sp.kind == KindRange ||
+			(sp.kind == KindAddr || sp.kind == KindPrefix) && sp.addr.Is4()
+		if v4 {
+			return &SpecError{Where: srcs[i].Where, Text: srcs[i].Text,
+				Reason: "an IPv4 target, but -6 scans IPv6 addresses only"}
+		}
+	}
+	return nil
 }
 
 func tooLarge(sp Spec) string {

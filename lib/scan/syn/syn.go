@@ -153,7 +153,7 @@ func (s *Session) receive(p *raw.Packet) {
 		if !ok {
 			return
 		}
-		reason := raw.ICMPReason(p.Proto == raw.ProtoICMPv6, p.ICMPType, p.ICMPCode)
+		reason := scan.ICMPReason(p.Proto == raw.ProtoICMPv6, p.ICMPType, p.ICMPCode)
 		if reason == "" {
 			return
 		}

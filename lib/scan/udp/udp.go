@@ -126,7 +126,7 @@ func (s *Session) receive(p *raw.Packet) {
 			return
 		}
 		v6 := p.Proto == raw.ProtoICMPv6
-		reason := raw.ICMPReason(v6, p.ICMPType, p.ICMPCode)
+		reason := scan.ICMPReason(v6, p.ICMPType, p.ICMPCode)
 		if reason == "" {
 			return
 		}
