@@ -120,6 +120,9 @@ type hostState struct {
 	// again (Timing.SilentPace); paced is set while one runs.
 	silentRounds int
 	paced        bool
+	// quiet counts the probes of a paced round that went unanswered
+	// since the last that was answered.
+	quiet int
 	// reasons is the engine's reason table as of the host's finish.
 	reasons []string
 }
@@ -325,6 +328,12 @@ func (e *engine) carryExpiry(x expiry) {
 	default:
 		e.queueRetry(x.h, x.pi)
 	}
+	if x.h.paced && !x.h.done && !x.dead && (!ok || r.Reason == ReasonNoResponse) {
+		x.h.quiet++
+		if x.h.quiet >= maxQuiet {
+			e.endRound(x.h)
+		}
+	}
 	e.check(x.h)
 	e.wake()
 }
@@ -514,6 +523,7 @@ func (e *engine) settle(h *hostState, pi, try int, r Result) {
 	if h.flags[pi]&fReprobed != 0 {
 		h.flags[pi] &^= fReprobed
 		h.recovered++
+		h.quiet = 0
 		if h.paced && h.t.throttle == "" {
 			// The host held answers back and gave them once probed
 			// slower.
@@ -629,6 +639,7 @@ func (e *engine) silentRound(h *hostState) bool {
 	}
 	h.silentRounds++
 	h.paced = true
+	h.quiet = 0
 	h.t.floor = c.SilentPace
 	h.t.next = time.Now().Add(c.SilentPace)
 	e.reprobe(h)
@@ -641,6 +652,24 @@ func (e *engine) silentRound(h *hostState) bool {
 		}
 	}
 	return h.pending > 0
+}
+
+// maxQuiet is how many probes of a paced round may go unanswered in a
+// row before the round ends: the round's pace leaves a closed port its
+// error, so that many silent ports in a row are a firewall's drops, and
+// the host's other silent ports are not worth a second each.
+const maxQuiet = 16
+
+// endRound ends the paced round of h: the silent ports it has not asked
+// yet keep their no-response.
+func (e *engine) endRound(h *hostState) {
+	for pi := range h.flags {
+		if h.flags[pi]&(fReprobed|fOut|fFinal) == fReprobed {
+			h.flags[pi] = (h.flags[pi] | fFinal) &^ fReprobed
+			h.pending--
+		}
+	}
+	h.recovered = 0 // no further round
 }
 
 // hasNoResponse reports whether some port of h went unanswered.
