@@ -25,6 +25,8 @@ type HostSpec struct {
 	// Reset ports accept and reset at once; FinReset ports accept, send
 	// a FIN, then reset.
 	Reset, FinReset []uint16
+	// UDPEcho ports have a UDP socket that sends every datagram back.
+	UDPEcho []uint16
 	// Rules are nft statements for the host's input chain (table inet
 	// lab, chain input, policy accept), one per line.
 	Rules string
@@ -137,7 +139,37 @@ func labHost(t testing.TB, n int, spec HostSpec) *Host {
 	for _, p := range spec.FinReset {
 		h.listen(t, p, func(c *net.TCPConn) { _ = c.CloseWrite(); _ = c.SetLinger(0); c.Close() })
 	}
+	for _, p := range spec.UDPEcho {
+		h.echoUDP(t, p)
+	}
 	return h
+}
+
+// echoUDP opens a UDP socket on port of both the host's addresses,
+// inside its namespace, that sends every datagram back.
+func (h *Host) echoUDP(t testing.TB, port uint16) {
+	t.Helper()
+	var c net.PacketConn
+	err := h.inside(func() error {
+		var err error
+		c, err = net.ListenPacket("udp", fmt.Sprintf(":%d", port))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("lab: listen on %s udp port %d: %v", h.Addr, port, err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := c.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			_, _ = c.WriteTo(buf[:n], from)
+		}
+	})
+	t.Cleanup(func() { c.Close(); wg.Wait() })
 }
 
 // Run runs a command inside the host's namespace.

@@ -112,6 +112,17 @@ type hostState struct {
 	// recovered counts re-probed ports that answered since the last
 	// slowdown: then the ports still unanswered are suspect too.
 	recovered int
+	// refused is set once a port of h answered closed: the host is up
+	// and sends errors, so a silent port may be one whose error the
+	// host's rate limit held back.
+	refused bool
+	// silentRounds counts the paced rounds that asked its silent ports
+	// again (Timing.SilentPace); paced is set while one runs.
+	silentRounds int
+	paced        bool
+	// quiet counts the probes of a paced round that went unanswered
+	// since the last that was answered.
+	quiet int
 	// reasons is the engine's reason table as of the host's finish.
 	reasons []string
 }
@@ -317,6 +328,12 @@ func (e *engine) carryExpiry(x expiry) {
 	default:
 		e.queueRetry(x.h, x.pi)
 	}
+	if x.h.paced && !x.h.done && !x.dead && (!ok || r.Reason == ReasonNoResponse) {
+		x.h.quiet++
+		if x.h.quiet >= maxQuiet {
+			e.endRound(x.h)
+		}
+	}
 	e.check(x.h)
 	e.wake()
 }
@@ -500,11 +517,28 @@ func (e *engine) settle(h *hostState, pi, try int, r Result) {
 		return
 	}
 	h.best = r
+	if r.State == StateClosed {
+		h.refused = true
+	}
 	if h.flags[pi]&fReprobed != 0 {
 		h.flags[pi] &^= fReprobed
 		h.recovered++
+		h.quiet = 0
+		if h.paced && h.t.throttle == "" {
+			// The host held answers back and gave them once probed
+			// slower.
+			h.t.throttle = ThrottleSlowed
+		}
 	}
 	if r.answered() {
+		if h.paced {
+			// An answer of a paced round says nothing about drops: the
+			// pace is fixed until the round ends.
+			if !h.up {
+				h.up, h.upWhy = true, r
+			}
+			return
+		}
 		if try < 0 {
 			try = int(h.tries[pi]) - 1
 		}
@@ -580,13 +614,62 @@ func (e *engine) check(h *hostState) {
 	if h.done || h.pending != 0 || h.flight != 0 {
 		return
 	}
-	if e.p.mode == modePorts && h.t.suspect(h.recovered > 0) && e.hasNoResponse(h) && h.t.evaluate(time.Now(), true) {
+	if e.p.mode == modePorts && e.silentRound(h) {
+		return
+	}
+	if e.p.mode == modePorts && !h.paced && h.t.suspect(h.recovered > 0) && e.hasNoResponse(h) && h.t.evaluate(time.Now(), true) {
 		e.reprobe(h)
 		if h.pending > 0 {
 			return
 		}
 	}
 	e.finishHost(h)
+}
+
+// silentRound starts a paced round that asks the silent ports of h
+// again, one try each, no faster than Timing.SilentPace, when h answered
+// some port closed (so it sends errors) and the method asks for such
+// rounds; a further round only follows one that recovered a port. It
+// reports whether a round started.
+func (e *engine) silentRound(h *hostState) bool {
+	c := e.p.timing
+	if c.SilentPace <= 0 || !h.refused || h.silentRounds >= c.SilentRounds ||
+		(h.paced && h.recovered == 0) || !e.hasNoResponse(h) {
+		return false
+	}
+	h.silentRounds++
+	h.paced = true
+	h.quiet = 0
+	h.t.floor = c.SilentPace
+	h.t.next = time.Now().Add(c.SilentPace)
+	e.reprobe(h)
+	// One try per port: a round's probe finds an error to spend, so
+	// silence means silence.
+	allowed := uint8(h.t.allowedRetries(e.p.retries))
+	for pi := range h.flags {
+		if h.flags[pi]&fReprobed != 0 {
+			h.base[pi] = h.tries[pi] - min(h.tries[pi], allowed)
+		}
+	}
+	return h.pending > 0
+}
+
+// maxQuiet is how many probes of a paced round may go unanswered in a
+// row before the round ends: the round's pace leaves a closed port its
+// error, so that many silent ports in a row are a firewall's drops, and
+// the host's other silent ports are not worth a second each.
+const maxQuiet = 16
+
+// endRound ends the paced round of h: the silent ports it has not asked
+// yet keep their no-response.
+func (e *engine) endRound(h *hostState) {
+	for pi := range h.flags {
+		if h.flags[pi]&(fReprobed|fOut|fFinal) == fReprobed {
+			h.flags[pi] = (h.flags[pi] | fFinal) &^ fReprobed
+			h.pending--
+		}
+	}
+	h.recovered = 0 // no further round
 }
 
 // hasNoResponse reports whether some port of h went unanswered.

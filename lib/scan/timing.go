@@ -20,6 +20,16 @@ type Timing struct {
 	// drops probes sent faster.
 	MaxDelay time.Duration
 	InitCwnd float64
+	// SilentPace, when set, is how fast the engine asks again, per host,
+	// the ports that stayed silent on a host that answers closed ports:
+	// no faster than the host's kernel refills its ICMP error budget
+	// (Linux: one error a second towards a given address), so each
+	// probe of such a round finds an error to spend. A UDP scan sets it;
+	// without it a rate-limited closed port looks open|filtered.
+	SilentPace time.Duration
+	// SilentRounds bounds those rounds per host; a round that recovers
+	// no port ends them.
+	SilentRounds int
 }
 
 // DefaultTiming is the timing a scan uses unless told otherwise.
@@ -64,6 +74,7 @@ type hostTiming struct {
 	ssthresh     float64
 
 	delay time.Duration // pause between probes to this host
+	floor time.Duration // least delay, while silent ports are asked again
 	next  time.Time     // earliest time of the next probe
 
 	maxTry int // highest try of a port that was answered
@@ -130,8 +141,8 @@ func (t *hostTiming) window() int { return max(1, int(t.cwnd)) }
 // sent records a probe sent at now.
 func (t *hostTiming) sent(now time.Time) {
 	t.sends++
-	if t.delay > 0 {
-		t.next = now.Add(t.delay)
+	if d := max(t.delay, t.floor); d > 0 {
+		t.next = now.Add(d)
 	}
 }
 

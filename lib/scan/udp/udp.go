@@ -9,8 +9,9 @@
 // a burst of six; net.ipv4.icmp_ratelimit), so most closed ports of a
 // scan come back silent at first. The engine takes care of that: a port
 // that answers only a resent probe counts as a drop, so the engine slows
-// down for that host and asks its silent ports again rather than calling
-// them open|filtered.
+// down for that host and asks its silent ports again; and a host that
+// answered some port closed has its still silent ports asked once more,
+// a probe per ICMP refill (Tune), before they are called open|filtered.
 //
 // Like syn, the method keeps no table of probes: the source port of a
 // probe is a keyed hash of its destination, and an answer or ICMP error
@@ -59,6 +60,14 @@ func (m *Method) Start(ctx context.Context, sink scan.Sink) (scan.Session, error
 		return nil, err
 	}
 	return s, nil
+}
+
+// Tune makes the engine ask the silent ports of a host that sends port
+// unreachables again at the pace of the kernel's ICMP rate limit (one
+// error a second, with a tenth of room), for up to three rounds.
+func Tune(t *scan.Timing) {
+	t.SilentPace = 1100 * time.Millisecond
+	t.SilentRounds = 3
 }
 
 // Session is one scan's UDP prober.

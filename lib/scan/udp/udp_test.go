@@ -166,3 +166,68 @@ func TestUDPRejected(t *testing.T) {
 		t.Errorf("%s: %q, want filtered/admin-prohibited", k, got[k])
 	}
 }
+
+// TestUDPICMPRateLimit scans 64 lab hosts whose kernels keep its default
+// ICMP rate limit (a burst of six errors, then one a second towards the
+// scanner), with four echoing ports each, as testdata/lab/hosts.sh
+// makes them: every closed port must still come out closed, and only
+// the port the hosts drop open|filtered.
+func TestUDPICMPRateLimit(t *testing.T) {
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("nft not installed (CI installs nftables)")
+	}
+	specs := make([]labnet.HostSpec, 64)
+	for i := range specs {
+		specs[i] = labnet.HostSpec{Rules: "udp dport 7020 drop", UDPEcho: []uint16{7003, 7007, 7011, 7015}}
+	}
+	hosts := labnet.Lab(t, specs...)
+	var targets []string
+	for _, h := range hosts {
+		targets = append(targets, h.Addr.String())
+	}
+	var buf bytes.Buffer
+	o := scan.Options{
+		Targets: targets, Ports: "7000-7020", NoPing: true, NoDNS: true, AllStates: true,
+		Method: "udp", Methods: methods.List(), Out: event.NewWriter(&buf),
+		Concurrency: 512, Retries: 10, Timeout: time.Second, // probe's defaults
+	}
+	cfg, err := scan.Setup(context.Background(), o)
+	if err != nil {
+		t.Fatalf("setup: %v", err)
+	}
+	if _, err := scan.Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var ev struct {
+			Type, IP, State, Reason string
+			Port                    uint16
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == "port" {
+			got[fmt.Sprintf("%s:%d", ev.IP, ev.Port)] = ev.State + "/" + ev.Reason
+		}
+	}
+	wrong := 0
+	for _, addr := range targets {
+		for p := uint16(7000); p <= 7020; p++ {
+			want := "closed/port-unreach"
+			switch p {
+			case 7003, 7007, 7011, 7015:
+				want = "open/udp-response"
+			case 7020:
+				want = "open|filtered/no-response"
+			}
+			if k := fmt.Sprintf("%s:%d", addr, p); got[k] != want {
+				wrong++
+				t.Errorf("%s: %q, want %q", k, got[k], want)
+			}
+		}
+	}
+	if wrong > 0 {
+		t.Errorf("%d of %d ports wrong", wrong, 21*len(targets))
+	}
+}
