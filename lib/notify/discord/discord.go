@@ -7,22 +7,14 @@ package discord
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"time"
 
 	"github.com/picketscan/picket/lib/notify"
 )
 
-// Options configure a Sink.
-type Options struct {
-	Name      string // default "discord"
-	URL       string // the webhook URL: a secret
-	Template  string // replaces Template for the embed's description
-	DigestMax int
-	Client    *http.Client
-	Now       func() time.Time
-}
+// Options configure the discord sink (its Name defaults to "discord").
+type Options = notify.HookOptions
 
 // Template is the default description: Discord Markdown.
 const Template = `{{range .Hosts}}**{{.IP}}**{{if .Hostname}} ({{.Hostname}}){{end}}
@@ -48,20 +40,7 @@ var _ notify.Sink = (*Sink)(nil)
 
 // New returns a Discord sink.
 func New(o Options) (*Sink, error) {
-	if o.URL == "" {
-		return nil, errors.New("discord: no webhook URL")
-	}
-	if o.Name == "" {
-		o.Name = "discord"
-	}
-	if o.Client == nil {
-		o.Client = &http.Client{}
-	}
-	tmpl := Template
-	if o.Template != "" {
-		tmpl = o.Template
-	}
-	r, err := notify.NewRenderer(o.Name, tmpl, notify.Discord, o.DigestMax)
+	o, r, err := o.Setup("discord", Template, notify.Discord)
 	if err != nil {
 		return nil, err
 	}

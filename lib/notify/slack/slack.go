@@ -8,23 +8,13 @@ package slack
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
-	"time"
 
 	"github.com/picketscan/picket/lib/notify"
 )
 
-// Options configure a Sink.
-type Options struct {
-	Name string // default "slack"
-	URL  string // the incoming webhook URL: a secret
-	// Template replaces notify.MarkdownTemplate for the sections' text.
-	Template  string
-	DigestMax int
-	Client    *http.Client
-	Now       func() time.Time
-}
+// Options configure the slack sink (its Name defaults to "slack").
+type Options = notify.HookOptions
 
 // Sink posts alerts to a Slack incoming webhook.
 type Sink struct {
@@ -44,20 +34,7 @@ const (
 
 // New returns a Slack sink.
 func New(o Options) (*Sink, error) {
-	if o.URL == "" {
-		return nil, errors.New("slack: no webhook URL")
-	}
-	if o.Name == "" {
-		o.Name = "slack"
-	}
-	if o.Client == nil {
-		o.Client = &http.Client{}
-	}
-	tmpl := notify.MarkdownTemplate
-	if o.Template != "" {
-		tmpl = o.Template
-	}
-	r, err := notify.NewRenderer(o.Name, tmpl, notify.Slack, o.DigestMax)
+	o, r, err := o.Setup("slack", notify.MarkdownTemplate, notify.Slack)
 	if err != nil {
 		return nil, err
 	}

@@ -7,22 +7,13 @@ package teams
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
-	"time"
 
 	"github.com/picketscan/picket/lib/notify"
 )
 
-// Options configure a Sink.
-type Options struct {
-	Name      string // default "teams"
-	URL       string // the webhook URL: a secret
-	Template  string // replaces Template for the card's body text
-	DigestMax int
-	Client    *http.Client
-	Now       func() time.Time
-}
+// Options configure the teams sink (its Name defaults to "teams").
+type Options = notify.HookOptions
 
 // Template is the default body: the Markdown subset of Adaptive Cards.
 const Template = `{{range .Hosts}}**{{.IP}}**{{if .Hostname}} ({{.Hostname}}){{end}}
@@ -45,20 +36,7 @@ var _ notify.Sink = (*Sink)(nil)
 
 // New returns a Teams sink.
 func New(o Options) (*Sink, error) {
-	if o.URL == "" {
-		return nil, errors.New("teams: no webhook URL")
-	}
-	if o.Name == "" {
-		o.Name = "teams"
-	}
-	if o.Client == nil {
-		o.Client = &http.Client{}
-	}
-	tmpl := Template
-	if o.Template != "" {
-		tmpl = o.Template
-	}
-	r, err := notify.NewRenderer(o.Name, tmpl, notify.Teams, o.DigestMax)
+	o, r, err := o.Setup("teams", Template, notify.Teams)
 	if err != nil {
 		return nil, err
 	}

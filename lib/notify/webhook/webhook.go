@@ -5,23 +5,13 @@ package webhook
 
 import (
 	"context"
-	"errors"
 	"net/http"
-	"time"
 
 	"github.com/picketscan/picket/lib/notify"
 )
 
-// Options configure a Sink.
-type Options struct {
-	Name string // default "webhook"
-	URL  string
-	// Template replaces notify.PlainTemplate for the payload's text.
-	Template  string
-	DigestMax int
-	Client    *http.Client // default: a client without a global timeout
-	Now       func() time.Time
-}
+// Options configure the webhook sink (its Name defaults to "webhook").
+type Options = notify.HookOptions
 
 // Sink posts alerts as JSON.
 type Sink struct {
@@ -33,20 +23,7 @@ var _ notify.Sink = (*Sink)(nil)
 
 // New returns a webhook sink.
 func New(o Options) (*Sink, error) {
-	if o.URL == "" {
-		return nil, errors.New("webhook: no URL")
-	}
-	if o.Name == "" {
-		o.Name = "webhook"
-	}
-	if o.Client == nil {
-		o.Client = &http.Client{}
-	}
-	tmpl := notify.PlainTemplate
-	if o.Template != "" {
-		tmpl = o.Template
-	}
-	r, err := notify.NewRenderer(o.Name, tmpl, notify.StripControl, o.DigestMax)
+	o, r, err := o.Setup("webhook", notify.PlainTemplate, notify.StripControl)
 	if err != nil {
 		return nil, err
 	}
