@@ -31,17 +31,21 @@ const (
 )
 
 // hostSource yields the hosts of a phase, one at a time, under the
-// engine's lock; ok is false once there are no more.
+// engine's lock. A source that answers pullWait sends on the phase's
+// kick channel when it may have a host again.
 type hostSource interface {
-	next() (h host, ok bool)
+	next() (host, pull)
 }
 
 // phase is what one run of the engine does.
 type phase struct {
-	mode    phaseMode
-	method  Method
-	ports   []uint16
-	source  hostSource
+	mode   phaseMode
+	method Method
+	ports  []uint16
+	source hostSource
+	// kick, if set, wakes the phase when its source may have a host
+	// again after it answered pullWait.
+	kick    <-chan struct{}
 	timing  *Timing
 	retries int
 	conc    int
@@ -357,7 +361,10 @@ func (e *engine) next(ctx context.Context, timer *time.Timer, xs *[]expiry) (Pro
 		if len(*xs) > 0 {
 			return Probe{}, nil, 0, true
 		}
-		e.fill(now)
+		if e.fill(now) {
+			// Other senders may have waited for hosts.
+			e.wake()
+		}
 		if len(e.active) == 0 && e.exhausted && len(e.deferred) == 0 && e.finishing == 0 {
 			e.wake()
 			return Probe{}, nil, 0, false
@@ -393,6 +400,7 @@ func (e *engine) next(ctx context.Context, timer *time.Timer, xs *[]expiry) (Pro
 		select {
 		case <-ch:
 		case <-timer.C:
+		case <-e.p.kick:
 		case <-ctx.Done():
 		}
 		timer.Stop()
@@ -708,8 +716,9 @@ func (e *engine) finishHost(h *hostState) {
 	e.wake()
 }
 
-// fill activates hosts up to the phase's limit.
-func (e *engine) fill(now time.Time) {
+// fill activates hosts up to the phase's limit and reports whether it
+// activated any.
+func (e *engine) fill(now time.Time) (filled bool) {
 	for len(e.active)+e.finishing < e.p.maxActive {
 		var h host
 		switch {
@@ -717,13 +726,15 @@ func (e *engine) fill(now time.Time) {
 			h = e.deferred[0]
 			e.deferred = e.deferred[1:]
 		case e.exhausted:
-			return
+			return filled
 		default:
-			var ok bool
-			h, ok = e.p.source.next()
-			if !ok {
+			var got pull
+			h, got = e.p.source.next()
+			if got == pullEnd {
 				e.exhausted = true
-				return
+			}
+			if got != pullHost {
+				return filled
 			}
 			if e.byAddr[h.addr] != nil {
 				// The same address twice at once would mix their
@@ -733,7 +744,9 @@ func (e *engine) fill(now time.Time) {
 			}
 		}
 		e.activate(h, now)
+		filled = true
 	}
+	return filled
 }
 
 func (e *engine) activate(h host, now time.Time) {

@@ -34,7 +34,10 @@ type recorder struct {
 func (r *recorder) Proto() ports.Proto { return ports.TCP }
 
 func (r *recorder) Start(ctx context.Context, _ Sink) (Session, error) {
+	// Discovery and the port scan may start it side by side.
+	r.mu.Lock()
 	r.ctx = ctx
+	r.mu.Unlock()
 	context.AfterFunc(ctx, func() {
 		r.mu.Lock()
 		r.stop = time.Now()

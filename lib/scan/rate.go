@@ -1,6 +1,9 @@
 package scan
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // bucket is the scan's rate limit: a token bucket holding at most burst
 // tokens, refilled at rate per second. The engine takes a token under its
@@ -8,6 +11,9 @@ import "time"
 // between the limit and the wire: over any window of length w at most
 // burst + rate·w probes start.
 type bucket struct {
+	// mu guards the tokens: discovery and the port scan run side by
+	// side and share the limit.
+	mu     sync.Mutex
 	rate   float64
 	burst  float64
 	tokens float64
@@ -34,10 +40,16 @@ func (b *bucket) take(now time.Time) time.Duration {
 	if b == nil {
 		return 0
 	}
-	if !b.last.IsZero() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	// Two phases read their clocks apart, so now may lag the last
+	// take a little; time never runs backwards for the bucket.
+	if b.last.IsZero() {
+		b.last = now
+	} else if now.After(b.last) {
 		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+		b.last = now
 	}
-	b.last = now
 	if b.tokens >= 1 {
 		b.tokens--
 		return 0

@@ -138,10 +138,12 @@ type scanner struct {
 	errs                   atomic.Uint64
 	throttled, gaveUp      atomic.Uint64
 	hostsUp                atomic.Uint64
-	nameTimeouts           atomic.Int32  // reverse lookups in a row that timed out
-	done                   atomic.Uint64 // ports settled in the current phase
-	total                  atomic.Uint64 // ports planned in the current phase
-	phase                  atomic.Value  // string
+	nameTimeouts           atomic.Int32 // reverse lookups in a row that timed out
+	// Progress: probes settled and planned in each phase, and whether
+	// discovery still runs.
+	discDone, discTotal atomic.Uint64
+	portDone, portTotal atomic.Uint64
+	discovering         atomic.Bool
 
 	hostsTotal, excluded uint64 // counted by the host sources under the engine's lock
 }
@@ -174,7 +176,6 @@ func newScanner(cfg Config) (*scanner, error) {
 	if cfg.Timing != nil {
 		s.timing = *cfg.Timing
 	}
-	s.phase.Store("ports")
 	return s, nil
 }
 
@@ -196,21 +197,14 @@ func (s *scanner) run(parent context.Context) (event.Stats, error) {
 	stopProgress := s.startProgress()
 	bucket := newBucket(s.cfg.Rate)
 	all := newTargetSource(s, s.cfg.Targets, s.cfg.Seed)
-	var hosts hostSource = all
-	var up *upList
-	if s.cfg.Discovery != nil {
-		up = s.discover(ctx, all, bucket)
-		hosts = up
-	}
-	if ctx.Err() == nil && !s.cfg.PingOnly {
-		s.scanPorts(ctx, hosts, bucket)
-	}
-	if up != nil {
-		// Hosts found up whose ports were never reached (the scan was
-		// stopped) still get their host event.
-		for h, ok := up.next(); ok; h, ok = up.next() {
-			s.writeHost(ctx, h, nil)
-		}
+	switch {
+	case s.cfg.Discovery == nil:
+		s.portTotal.Store(uint64(len(s.cfg.Ports.Ports(s.cfg.Method.Proto()))) * all.Len())
+		s.scanPorts(ctx, all, nil, bucket)
+	case s.cfg.PingOnly:
+		s.discover(ctx, all, nil, bucket)
+	default:
+		s.discoverAndScan(ctx, all, bucket)
 	}
 	stopProgress()
 
@@ -264,8 +258,9 @@ type host struct {
 	ping *Result
 }
 
-// phaseBase is what both phases share.
-func (s *scanner) phaseBase(ctx context.Context, m Method, portList []uint16, src hostSource, b *bucket) phase {
+// phaseBase is what both phases share; done counts the phase's settled
+// probes for progress.
+func (s *scanner) phaseBase(ctx context.Context, m Method, portList []uint16, src hostSource, b *bucket, done *atomic.Uint64) phase {
 	return phase{
 		method:  m,
 		ports:   portList,
@@ -286,18 +281,17 @@ func (s *scanner) phaseBase(ctx context.Context, m Method, portList []uint16, sr
 				s.noteError(dst, err)
 			}
 		},
-		onDone: func() { s.done.Add(1) },
+		onDone: func() { done.Add(1) },
 	}
 }
 
-// scanPorts probes every port of every host in hosts.
-func (s *scanner) scanPorts(ctx context.Context, hosts hostSource, b *bucket) {
+// scanPorts probes every port of every host in hosts; kick wakes it
+// when a source that had no host has one again.
+func (s *scanner) scanPorts(ctx context.Context, hosts hostSource, kick <-chan struct{}, b *bucket) {
 	portList := s.cfg.Ports.Ports(s.cfg.Method.Proto())
-	s.phase.Store("ports")
-	s.done.Store(0)
-	s.total.Store(uint64(len(portList)) * hostCount(hosts))
-	p := s.phaseBase(ctx, s.cfg.Method, portList, hosts, b)
+	p := s.phaseBase(ctx, s.cfg.Method, portList, hosts, b, &s.portDone)
 	p.mode = modePorts
+	p.kick = kick
 	if sh := s.cfg.Scope.Shard; sh != nil && sh.Count > 1 {
 		p.shard, p.shards = uint64(sh.Index-1), uint64(sh.Count)
 	}
@@ -314,14 +308,6 @@ func (s *scanner) scanPorts(ctx context.Context, hosts hostSource, b *bucket) {
 		s.errs.Add(1)
 		s.cfg.Log.Error(err.Error())
 	}
-}
-
-// hostCount is the number of hosts a source will yield, for progress.
-func hostCount(src hostSource) uint64 {
-	if l, ok := src.(interface{ Len() uint64 }); ok {
-		return l.Len()
-	}
-	return 0
 }
 
 // hostResults are a finished host's port results.
@@ -492,10 +478,17 @@ func (s *scanner) startProgress() (stop func()) {
 }
 
 func (s *scanner) snapshot() Progress {
+	if s.discovering.Load() {
+		return Progress{
+			Phase: "discovery",
+			Done:  s.discDone.Load(), Total: s.discTotal.Load(),
+			Open: s.open.Load(), Elapsed: s.cfg.Now().Sub(s.start),
+		}
+	}
 	return Progress{
-		Phase:   s.phase.Load().(string),
-		Done:    s.done.Load(),
-		Total:   s.total.Load(),
+		Phase:   "ports",
+		Done:    s.portDone.Load(),
+		Total:   s.portTotal.Load(),
 		Open:    s.open.Load(),
 		Elapsed: s.cfg.Now().Sub(s.start),
 	}
