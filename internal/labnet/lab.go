@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -240,4 +241,38 @@ func (h *Host) inside(fn func() error) error {
 	}
 	runtime.UnlockOSThread()
 	return ferr
+}
+
+// Counter reads one of the kernel's counters inside the host's
+// namespace, as /proc/net/snmp names it (group "Ip", "Tcp", "Udp",
+// "Icmp"; field such as "InReceives"): what reached the host, counted
+// by its own kernel, whatever the scanner believes it sent.
+func (h *Host) Counter(t testing.TB, group, field string) int {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/snmp", h.pid))
+	if err != nil {
+		t.Fatalf("counters of %s: %v", h.Addr, err)
+	}
+	var head []string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != group+":" {
+			continue
+		}
+		if head == nil {
+			head = f
+			continue
+		}
+		for i, name := range head {
+			if name == field && i < len(f) {
+				n, err := strconv.Atoi(f[i])
+				if err != nil {
+					t.Fatalf("counter %s %s of %s: %v", group, field, h.Addr, err)
+				}
+				return n
+			}
+		}
+	}
+	t.Fatalf("no counter %s %s in the namespace of %s", group, field, h.Addr)
+	return 0
 }

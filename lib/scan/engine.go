@@ -59,6 +59,13 @@ type phase struct {
 	shard, shards uint64
 	// maxActive bounds the hosts probed at once.
 	maxActive int
+	// minRate, when set, is the least probes per second the phase
+	// sends: when the hosts' congestion windows, their slowdowns or conc
+	// would send fewer, it sends anyway, up to hardFlight probes in
+	// flight (Nmap's --min-rate). The rate limit and each host's
+	// MinGap still hold.
+	minRate    float64
+	hardFlight int
 	// start prepares a newly activated host (seeds its timing).
 	start func(*hostState)
 	// finish is called once per host, from a goroutine of the phase's,
@@ -183,6 +190,10 @@ type engine struct {
 	// they count against maxActive, so the finishers' queue never fills
 	// and a slow finisher (reverse DNS) holds back new hosts.
 	finishing int
+	// owed is how many probes the phase is behind its minRate (at most
+	// a small burst), as of owedAt.
+	owed   float64
+	owedAt time.Time
 }
 
 // states maps portRes.state to names.
@@ -370,16 +381,29 @@ func (e *engine) next(ctx context.Context, timer *time.Timer, xs *[]expiry) (Pro
 			return Probe{}, nil, 0, false
 		}
 		wait := time.Second
-		if e.flight < e.p.conc {
+		owed := e.owing(now)
+		if force := owed >= 1 && e.flight < e.p.hardFlight; e.flight < e.p.conc || force {
 			n := len(e.active)
 			for i := range n {
 				h := e.active[(e.rr+i)%n]
-				if h.flight >= h.t.window() || !h.hasWork() {
+				if !h.hasWork() {
 					continue
 				}
-				if d := h.t.next.Sub(now); d > 0 {
+				ok := e.flight < e.p.conc && h.flight < h.t.window()
+				if d := h.t.next.Sub(now); ok && d > 0 {
 					wait = min(wait, d)
-					continue
+					ok = false
+				}
+				if !ok {
+					// Behind the least rate: send past the window and
+					// the slowdown, never past MinGap.
+					if !force {
+						continue
+					}
+					if d := h.t.hardNext.Sub(now); d > 0 {
+						wait = min(wait, d)
+						continue
+					}
 				}
 				if d := e.p.bucket.take(now); d > 0 {
 					wait = min(wait, d)
@@ -389,6 +413,9 @@ func (e *engine) next(ctx context.Context, timer *time.Timer, xs *[]expiry) (Pro
 				pi := h.take()
 				return e.launch(h, pi, now), h, pi, true
 			}
+		}
+		if e.p.minRate > 0 && owed < 1 {
+			wait = min(wait, time.Duration((1-owed)/e.p.minRate*float64(time.Second))+time.Microsecond)
 		}
 		if len(e.timeouts) > 0 {
 			wait = min(wait, e.timeouts[0].at.Sub(now))
@@ -409,6 +436,24 @@ func (e *engine) next(ctx context.Context, timer *time.Timer, xs *[]expiry) (Pro
 	}
 }
 
+// owing brings the phase's debt to its least rate up to now and
+// returns it; 0 without a least rate.
+func (e *engine) owing(now time.Time) float64 {
+	if e.p.minRate <= 0 {
+		return 0
+	}
+	if e.owedAt.IsZero() {
+		e.owedAt = now
+	}
+	if now.After(e.owedAt) {
+		// A burst of a fiftieth of a second: a phase that was held up
+		// does not catch up in one rush.
+		e.owed = min(max(1, e.p.minRate/50), e.owed+now.Sub(e.owedAt).Seconds()*e.p.minRate)
+		e.owedAt = now
+	}
+	return e.owed
+}
+
 // launch records a probe of port pi of h about to be sent.
 func (e *engine) launch(h *hostState, pi int, now time.Time) Probe {
 	try := int(h.tries[pi])
@@ -417,6 +462,9 @@ func (e *engine) launch(h *hostState, pi int, now time.Time) Probe {
 	h.flight++
 	e.flight++
 	h.t.sent(now)
+	if e.p.minRate > 0 {
+		e.owed = max(0, e.owed-1)
+	}
 	last := try-int(h.base[pi]) >= h.t.allowedRetries(e.p.retries)
 	h.deadline[pi] = int64(now.Add(h.t.timeout(last)).Sub(e.epoch))
 	if e.p.onSend != nil {

@@ -63,6 +63,11 @@ type Config struct {
 
 	Concurrency int     // probes in flight at once
 	Rate        float64 // probes per second for the whole scan; 0 is unlimited
+	// MinRate is the least probes per second of the port scan, sent
+	// past the hosts' congestion windows and Concurrency when need be,
+	// up to MaxInFlight probes in flight; 0 is none.
+	MinRate     float64
+	MaxInFlight int
 	Retries     int     // most extra probes sent to a port that did not answer
 	Timing      *Timing // nil means DefaultTiming()
 	AllStates   bool    // write closed and filtered ports (and down hosts) too
@@ -292,6 +297,7 @@ func (s *scanner) scanPorts(ctx context.Context, hosts hostSource, kick <-chan s
 	p := s.phaseBase(ctx, s.cfg.Method, portList, hosts, b, &s.portDone)
 	p.mode = modePorts
 	p.kick = kick
+	p.minRate, p.hardFlight = s.cfg.MinRate, max(s.cfg.Concurrency, s.cfg.MaxInFlight)
 	if sh := s.cfg.Scope.Shard; sh != nil && sh.Count > 1 {
 		p.shard, p.shards = uint64(sh.Index-1), uint64(sh.Count)
 	}

@@ -59,6 +59,12 @@ type Options struct {
 
 	Concurrency int
 	Rate        float64
+	// MinRate is the least probes per second of the port scan
+	// (Nmap's --min-rate): it sends past the hosts' congestion windows
+	// and --concurrency to keep it, never past Rate or MaxHostRate.
+	MinRate float64
+	// MaxHostRate is the most probes per second to any one host.
+	MaxHostRate float64
 	Retries     int           // most resends of an unanswered probe
 	Timeout     time.Duration // timeout before a host's round-trip time is known
 	MinRTT      time.Duration // least timeout once it is; 0 keeps the default
@@ -162,6 +168,18 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 	if o.Rate < 0 {
 		return Config{}, badOption("Rate", o.Rate, "must not be negative")
 	}
+	if o.MinRate < 0 {
+		return Config{}, badOption("MinRate", o.MinRate, "must not be negative")
+	}
+	if o.Rate > 0 && o.MinRate > o.Rate {
+		return Config{}, badOption("MinRate", o.MinRate, "is over the most rate %g", o.Rate)
+	}
+	if o.MaxHostRate < 0 {
+		return Config{}, badOption("MaxHostRate", o.MaxHostRate, "must not be negative")
+	}
+	if o.MaxHostRate > 0 {
+		timing.MinGap = time.Duration(float64(time.Second) / o.MaxHostRate)
+	}
 	if o.Retries < 0 || o.Retries > 100 {
 		return Config{}, badOption("Retries", o.Retries, "must be 0 to 100")
 	}
@@ -242,6 +260,8 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 		Names:       names,
 		Concurrency: o.Concurrency,
 		Rate:        o.Rate,
+		MinRate:     o.MinRate,
+		MaxInFlight: max(o.Concurrency, fdLimit()),
 		Retries:     o.Retries,
 		Timing:      &timing,
 		AllStates:   o.AllStates,

@@ -30,6 +30,10 @@ type Timing struct {
 	// SilentRounds bounds those rounds per host; a round that recovers
 	// no port ends them.
 	SilentRounds int
+	// MinGap is the least time between two probes to one host
+	// (--max-host-rate), so a fragile device is never sent more than
+	// one probe per MinGap, whatever else the scan does.
+	MinGap time.Duration
 }
 
 // DefaultTiming is the timing a scan uses unless told otherwise.
@@ -76,6 +80,9 @@ type hostTiming struct {
 	delay time.Duration // pause between probes to this host
 	floor time.Duration // least delay, while silent ports are asked again
 	next  time.Time     // earliest time of the next probe
+	// hardNext is the earliest time of the next probe that --min-rate
+	// may force: it keeps the floor and MinGap, not the slowdown.
+	hardNext time.Time
 
 	maxTry int // highest try of a port that was answered
 
@@ -141,7 +148,10 @@ func (t *hostTiming) window() int { return max(1, int(t.cwnd)) }
 // sent records a probe sent at now.
 func (t *hostTiming) sent(now time.Time) {
 	t.sends++
-	if d := max(t.delay, t.floor); d > 0 {
+	if d := max(t.floor, t.c.MinGap); d > 0 {
+		t.hardNext = now.Add(d)
+	}
+	if d := max(t.delay, t.floor, t.c.MinGap); d > 0 {
 		t.next = now.Add(d)
 	}
 }
