@@ -74,6 +74,7 @@ func flags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "exclude", Usage: "never probe these `TARGETS` (comma-separated)"},
 		&cli.StringFlag{Name: "exclude-file", Usage: "never probe the targets listed in `FILE`"},
 		&cli.BoolFlag{Name: "Pn", Usage: "skip host discovery: treat every target as up"},
+		&cli.BoolFlag{Name: "PP", Aliases: []string{"ping-timestamp"}, Usage: "discovery also sends an ICMP timestamp request (needs CAP_NET_RAW; IPv4)"},
 		&cli.BoolFlag{Name: "ping-only", Aliases: []string{"sn"}, Usage: "discover hosts only, no port scan: write host events (like nmap -sn)"},
 		&cli.BoolFlag{Name: "resolve-all", Usage: "scan every address a target name resolves to (default: the first, IPv4 first)"},
 		&cli.BoolFlag{Name: "6", Usage: "scan the IPv6 addresses of target names only (an IPv4 target is an error)"},
@@ -137,7 +138,7 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 	var discovery *scan.DiscoverySpec
 	if why == nil {
 		// Privileged: ping as Nmap does as root.
-		discovery = methods.Ping()
+		discovery = methods.Ping(c.Bool("PP"))
 	}
 	opts := scan.Options{
 		Targets:      targets,

@@ -65,3 +65,26 @@ func TestPortScanDoesNotWaitForDiscovery(t *testing.T) {
 		})
 	}
 }
+
+// TestPingTimestamp checks -PP against a lab host whose firewall drops
+// ICMP echo and every TCP probe of the default discovery: it is down
+// without -PP and up, by its timestamp reply, with it.
+func TestPingTimestamp(t *testing.T) {
+	labnet.Require(t)
+	host := labnet.Lab(t, labnet.HostSpec{Rules: "icmp type echo-request drop\ntcp dport 1-65535 drop"})[0]
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{nil, `"state":"down"`},
+		{[]string{"-PP"}, `"state":"up","reason":"timestamp-reply"`},
+	} {
+		r := probe(t, append([]string{"-n", "--ping-only", "--all-states", host.Addr.String()}, tt.args...)...)
+		if r.code != 0 || !strings.Contains(r.stdout, tt.want) {
+			t.Errorf("%v: exit %d, want a host event with %s:\n%s%s", tt.args, r.code, tt.want, r.stdout, r.stderr)
+		}
+		if len(tt.args) > 0 && !strings.Contains(r.stdout, `icmp-timestamp`) {
+			t.Errorf("%v: the scope does not name the timestamp probe:\n%s", tt.args, r.stdout)
+		}
+	}
+}

@@ -4,6 +4,8 @@
 package methods
 
 import (
+	"slices"
+
 	"github.com/picketscan/picket/lib/ports"
 	"github.com/picketscan/picket/lib/scan"
 	"github.com/picketscan/picket/lib/scan/connect"
@@ -37,7 +39,12 @@ func Default() (name string, why error) {
 }
 
 // Ping is Nmap's privileged host discovery: ICMP echo, a SYN to 443 and
-// an ACK to 80, sent raw.
-func Ping() *scan.DiscoverySpec {
-	return &scan.DiscoverySpec{Name: ping.Describe(ping.Kinds), Ports: ping.Kinds, New: ping.New}
+// an ACK to 80, sent raw; with timestamp an ICMP timestamp request too
+// (Nmap's -PP), which some hosts that drop echo requests still answer.
+func Ping(timestamp bool) *scan.DiscoverySpec {
+	kinds := ping.Kinds
+	if timestamp {
+		kinds = append(slices.Clone(kinds), ping.KindTimestamp)
+	}
+	return &scan.DiscoverySpec{Name: ping.Describe(kinds), Ports: kinds, New: ping.New}
 }
