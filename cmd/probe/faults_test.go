@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -302,13 +303,21 @@ func TestFileDescriptorsRunOut(t *testing.T) {
 	}
 }
 
-// interrupted runs probe with args, waits until ready says the scan is
+// interrupted starts cmd (probe), waits until ready says the scan is
 // under way, interrupts it with SIGINT and returns its output and exit
 // status once it has stopped, and the value of sent (if not nil) read
 // just before the signal.
-func interrupted(t *testing.T, ready func() bool, sent func() int, args ...string) (r run, atSignal int) {
+func interrupted(t *testing.T, ready func() bool, sent func() int, cmd *exec.Cmd) (r run, atSignal int) {
 	t.Helper()
-	cmd, stdout, stderr := start(t, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
 	var out strings.Builder
 	done := make(chan error, 1)
 	go func() { _, _ = io.Copy(&out, stdout); done <- cmd.Wait() }()
@@ -317,7 +326,7 @@ func interrupted(t *testing.T, ready func() bool, sent func() int, args ...strin
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
 			<-done
-			t.Fatalf("probe %v did not get under way in 15 s; stderr: %s", args, stderr)
+			t.Fatalf("probe %v did not get under way in 15 s; stderr: %s", cmd.Args, stderr.String())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -401,10 +410,10 @@ func TestInterruptInventsNothing(t *testing.T) {
 		t.Run(method, func(t *testing.T) {
 			base := snmp(t, "Ip", "InReceives")
 			received := func() int { return snmp(t, "Ip", "InReceives") - base }
-			r, _ := interrupted(t, stable(received, answers), nil,
+			r, _ := interrupted(t, stable(received, answers), nil, exec.Command(probeBin,
 				"-n", "-Pn", "--all-states", "--method", method,
 				"--timeout", "20s", "--min-rtt-timeout", "20s", "--max-rtt-timeout", "30s",
-				"-p", "7101-7108,7201-7208,7301-7308", host.Addr.String())
+				"-p", "7101-7108,7201-7208,7301-7308", host.Addr.String()))
 			checkInterruptedEnd(t, r)
 			got := map[string]string{}
 			sc := bufio.NewScanner(strings.NewReader(r.stdout))
@@ -438,6 +447,50 @@ func TestInterruptInventsNothing(t *testing.T) {
 	}
 }
 
+// TestInterruptDuringDiscovery interrupts host discovery of two lab
+// hosts, one that answers and one that drops everything, while the
+// second is still being pinged (its timeout is 20 s): as root, with
+// ICMP, SYN and ACK pings, and as nobody, with connect pings. The first
+// host is up; the second must not be reported at all — calling it down
+// would invent the silence of pings cut short.
+func TestInterruptDuringDiscovery(t *testing.T) {
+	labnet.Require(t)
+	if os.Geteuid() != 0 {
+		t.Fatal("the lab hosts need root")
+	}
+	if err := os.Chmod(filepath.Dir(probeBin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hosts := labnet.Lab(t, labnet.HostSpec{Open: []uint16{7101}},
+		labnet.HostSpec{Rules: "tcp dport 1-65535 drop\nudp dport 1-65535 drop\nmeta l4proto icmp drop"})
+	up, silent := hosts[0].Addr.String(), hosts[1].Addr.String()
+	for _, tc := range []struct {
+		name string
+		cred *syscall.Credential
+	}{{"root", nil}, {"nobody", &syscall.Credential{Uid: 65534, Gid: 65534}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(probeBin, "-n", "--all-states", "--method", "connect",
+				"--timeout", "20s", "--min-rtt-timeout", "20s", "--max-rtt-timeout", "30s", "-p", "7101", up, silent)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: tc.cred}
+			base := snmp(t, "Ip", "InReceives")
+			r, _ := interrupted(t, stable(func() int { return snmp(t, "Ip", "InReceives") - base }, 1), nil, cmd)
+			checkInterruptedEnd(t, r)
+			if !strings.Contains(r.stdout, `"type":"host","time"`) || !strings.Contains(r.stdout, `"ip":"`+up+`","state":"up"`) {
+				t.Errorf("the host that answered is not reported up:\n%s", r.stdout)
+			}
+			if strings.Contains(r.stdout, `"ip":"`+silent+`"`) {
+				t.Errorf("the host still being pinged is reported:\n%s", r.stdout)
+			}
+			// Its port may have been probed before the signal; if it is
+			// reported, it is open.
+			if n := strings.Count(r.stdout, `"type":"port"`); n > 0 &&
+				(n != 1 || !strings.Contains(r.stdout, `"ip":"`+up+`","port":7101,"proto":"tcp","state":"open"`)) {
+				t.Errorf("port events other than 7101 open:\n%s", r.stdout)
+			}
+		})
+	}
+}
+
 // TestRawScansSendNothingAfterSignal interrupts SYN and UDP scans of a
 // host that drops everything while their first probes wait out a 2 s
 // timeout and thousands more are due: from the signal until well after
@@ -453,8 +506,8 @@ func TestRawScansSendNothingAfterSignal(t *testing.T) {
 	for _, method := range []string{"syn", "udp"} {
 		t.Run(method, func(t *testing.T) {
 			base := sent()
-			r, at := interrupted(t, stable(func() int { return sent() - base }, 1), sent,
-				"-n", "-Pn", "--method", method, "--timeout", "2s", "-p", "1-5000", host.Addr.String())
+			r, at := interrupted(t, stable(func() int { return sent() - base }, 1), sent, exec.Command(probeBin,
+				"-n", "-Pn", "--method", method, "--timeout", "2s", "-p", "1-5000", host.Addr.String()))
 			time.Sleep(500 * time.Millisecond)
 			if n := sent() - at; n != 0 {
 				t.Errorf("%d packets sent after SIGINT", n)
