@@ -322,45 +322,90 @@ func TestProgressLineOnTerminal(t *testing.T) {
 	}
 }
 
-// TestWithoutRawSockets runs probe as an unprivileged user: --method syn
-// must fail with a clear one-line message, and with no method named the
-// scan falls back to connect and says why.
+// TestWithoutRawSockets runs probe without CAP_NET_RAW — as an
+// unprivileged user, and as root with the capability dropped — and
+// checks what README promises: --method syn and --method udp fail with
+// one clear line naming CAP_NET_RAW, no stack trace and no packet sent;
+// with no method named the scan falls back to connect, says why in one
+// line, and reports the ports as they are, with and without discovery.
 func TestWithoutRawSockets(t *testing.T) {
 	labnet.Require(t)
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run probe as another user")
 	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Fatal("setpriv(1) from util-linux is needed to drop CAP_NET_RAW")
+	}
+	sent := sentCounter(t)
 	open := labnet.Listen(t, "127.0.0.1:0").Port
+	closed := labnet.ClosedPort(t)
 	// The binary lives in a private temporary directory; nobody must
 	// be able to reach it.
 	if err := os.Chmod(filepath.Dir(probeBin), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	asNobody := func(args ...string) run {
-		cmd := exec.Command(probeBin, args...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return run{code, out.String(), errb.String()}
+	identities := []struct {
+		name string
+		cmd  func(args ...string) *exec.Cmd
+	}{
+		{"nobody", func(args ...string) *exec.Cmd {
+			cmd := exec.Command(probeBin, args...)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+			return cmd
+		}},
+		{"root without CAP_NET_RAW", func(args ...string) *exec.Cmd {
+			return exec.Command(setpriv, append([]string{"--bounding-set=-net_raw", "--inh-caps=-net_raw", "--", probeBin}, args...)...)
+		}},
 	}
-	r := asNobody("-n", "-Pn", "--method", "syn", "-p", strconv.Itoa(int(open)), "127.0.0.1")
-	if r.code != 1 || !strings.Contains(r.stderr, "CAP_NET_RAW") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || r.stdout != "" {
-		t.Errorf("--method syn unprivileged: exit %d, stdout %q, stderr %q; want exit 1, one line naming CAP_NET_RAW", r.code, r.stdout, r.stderr)
-	}
-	r = asNobody("-n", "-Pn", "-p", strconv.Itoa(int(open)), "127.0.0.1")
-	if r.code != 0 || !strings.Contains(r.stderr, "using --method connect") || !strings.Contains(r.stderr, "CAP_NET_RAW") ||
-		!strings.Contains(r.stdout, `"method":"connect"`) || !strings.Contains(r.stdout, fmt.Sprintf(`"port":%d,"proto":"tcp","state":"open"`, open)) {
-		t.Errorf("default method unprivileged: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	ports := fmt.Sprintf("%d,%d", open, closed)
+	for _, id := range identities {
+		t.Run(id.name, func(t *testing.T) {
+			as := func(args ...string) run {
+				t.Helper()
+				cmd := id.cmd(args...)
+				var out, errb bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &out, &errb
+				err := cmd.Run()
+				code := 0
+				if ee, ok := err.(*exec.ExitError); ok {
+					code = ee.ExitCode()
+				} else if err != nil {
+					t.Fatal(err)
+				}
+				return run{code, out.String(), errb.String()}
+			}
+			for _, method := range []string{"syn", "udp"} {
+				before := sent()
+				r := as("-n", "-Pn", "--method", method, "-p", ports, "127.0.0.1")
+				if r.code != 1 || !strings.Contains(r.stderr, "method "+method+": ") || !strings.Contains(r.stderr, "CAP_NET_RAW") ||
+					strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || r.stdout != "" {
+					t.Errorf("--method %s: exit %d, stdout %q, stderr %q; want exit 1 and one line naming the method and CAP_NET_RAW", method, r.code, r.stdout, r.stderr)
+				}
+				noCrash(t, r.stderr)
+				if n := sent() - before; n != 0 {
+					t.Errorf("--method %s: %d packets sent before the error", method, n)
+				}
+			}
+			for _, discovery := range [][]string{{"-Pn"}, nil} {
+				args := append([]string{"-n", "--all-states", "-p", ports, "127.0.0.1"}, discovery...)
+				r := as(args...)
+				if r.code != 0 || !strings.HasPrefix(r.stderr, "probe: using --method connect: ") || !strings.Contains(r.stderr, "CAP_NET_RAW") ||
+					strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+					t.Errorf("%v: exit %d, stderr %q; want exit 0 and one line saying why connect", args, r.code, r.stderr)
+				}
+				for _, want := range []string{`"method":"connect"`, `"ip":"127.0.0.1","state":"up"`,
+					fmt.Sprintf(`"port":%d,"proto":"tcp","state":"open"`, open),
+					fmt.Sprintf(`"port":%d,"proto":"tcp","state":"closed"`, closed), `"complete":true`} {
+					if !strings.Contains(r.stdout, want) {
+						t.Errorf("%v: stdout lacks %s:\n%s", args, want, r.stdout)
+					}
+				}
+			}
+		})
 	}
 	// As root, the default is syn and nothing is said.
-	r = probe(t, "-n", "-Pn", "-p", strconv.Itoa(int(open)), "127.0.0.1")
+	r := probe(t, "-n", "-Pn", "-p", strconv.Itoa(int(open)), "127.0.0.1")
 	if r.code != 0 || r.stderr != "" || !strings.Contains(r.stdout, `"method":"syn"`) {
 		t.Errorf("default method as root: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
 	}

@@ -269,7 +269,10 @@ func (p phase) run(ctx context.Context) error {
 	e.mu.Unlock()
 	for _, x := range left {
 		r, ok := e.sess.Expire(Probe{Dst: netip.AddrPortFrom(x.h.addr, x.h.ports[x.pi]), Try: x.try}, true)
-		if ok {
+		// A probe cut short had no time to go unanswered: keep what the
+		// method heard (a connect's soft error), not a verdict on
+		// silence (UDP's open|filtered), which would be invented.
+		if ok && r.Reason != ReasonNoResponse {
 			e.mu.Lock()
 			e.settle(x.h, x.pi, x.try, r)
 			e.mu.Unlock()

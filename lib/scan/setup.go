@@ -162,7 +162,7 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 		return Config{}, badOption("Concurrency", o.Concurrency, "must be at least 1")
 	}
 	if limit := fdLimit(); o.Concurrency > limit {
-		o.Log.Warn(fmt.Sprintf("concurrency %d is over the open-file limit; using %d", o.Concurrency, limit))
+		o.Log.Warn(fmt.Sprintf("concurrency %d is over the file descriptors the open-file limit leaves free; using %d", o.Concurrency, limit))
 		o.Concurrency = limit
 	}
 	if o.Rate < 0 {
@@ -499,13 +499,32 @@ func readList(path string, stdin io.Reader) ([]targets.Source, error) {
 
 // fdLimit is how many probes may be in flight without running out of file
 // descriptors: the soft RLIMIT_NOFILE (which Go raises to the hard limit
-// at start-up) less a reserve for the process's other files.
+// at start-up) less the descriptors already open — a parent may have
+// left many open for it to inherit — and a reserve for the files the
+// process opens later, up to 64 but at most half of what is free, so a
+// small limit still leaves room for probes.
 func fdLimit() int {
 	var rl unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > 1<<20 {
 		return 1 << 20
 	}
-	return max(1, int(rl.Cur)-64)
+	free := int(rl.Cur) - openFiles()
+	return max(1, free-min(64, free/2))
+}
+
+// openFiles counts the process's open file descriptors, 0 where
+// /proc/self/fd cannot be read.
+func openFiles() int {
+	d, err := os.Open("/proc/self/fd")
+	if err != nil {
+		return 0
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return 0
+	}
+	return max(0, len(names)-1) // less the descriptor reading the list
 }
 
 // NewScanID mints a scan identifier: a ULID, which sorts by its creation
