@@ -20,7 +20,7 @@ import (
 )
 
 // ErrNoPrivilege says raw sockets are not allowed to this process.
-var ErrNoPrivilege = errors.New("raw sockets need CAP_NET_RAW (run as root, or give the binary the capability: setcap cap_net_raw+ep probe)")
+var ErrNoPrivilege = errors.New("raw sockets need CAP_NET_RAW, which this process lacks (root has it unless a container or setpriv dropped it; or give the binary the capability: setcap cap_net_raw+ep probe)")
 
 // Available reports whether the process may open the sockets the raw
 // methods use, and if not, why.
