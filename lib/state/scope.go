@@ -26,8 +26,17 @@ type Part struct {
 	Complete bool
 	// Shards lists the shard indexes merged into this part.
 	Shards []int
+	// ScopeErr, when set, says why the scope is incomplete: "scope"
+	// events the scan start announced were missing, out of order or
+	// late. Such a part is not Complete, so its silence proves nothing.
+	ScopeErr error
 
 	ended bool
+	// The "scope" events announced and read, and whether the scope is
+	// closed (by the scan's first host or port event or its end).
+	scopeWant, scopeGot int
+	sealed              bool
+	key                 string // shardKey, once computed
 	// Coverage, built by prepare.
 	addrs  map[netip.Addr]bool
 	specs  []targets.Spec // prefixes and ranges
@@ -195,6 +204,16 @@ func PortChecked(parts []*Part, proto string, num uint16) bool {
 	return false
 }
 
+// shardKey returns the key of the split scan p is a shard of, computed
+// once from its whole scope: the caller makes sure the scope is complete
+// (sealed) before it asks.
+func (p *Part) shardKey() string {
+	if p.key == "" {
+		p.key = shardKey(p.Scope)
+	}
+	return p.key
+}
+
 // shardKey identifies the shards of one split scan: the same scope
 // (shard aside) and the same shard count.
 func shardKey(sc *event.Scope) string {
@@ -223,7 +242,7 @@ func mergeShards(parts []*Part) []*Part {
 			out = append(out, p)
 			continue
 		}
-		key := shardKey(p.Scope)
+		key := p.shardKey()
 		g, ok := groups[key]
 		if !ok {
 			sc := *p.Scope
@@ -239,6 +258,9 @@ func mergeShards(parts []*Part) []*Part {
 		}
 		seen[key][idx] = true
 		g.Shards = append(g.Shards, idx)
+		if g.ScopeErr == nil {
+			g.ScopeErr = p.ScopeErr
+		}
 		g.Complete = g.Complete && p.Complete
 	}
 	for key, g := range groups {
@@ -250,7 +272,7 @@ func mergeShards(parts []*Part) []*Part {
 		}
 		want := 0
 		for _, p := range parts {
-			if p.Scope != nil && p.Scope.Shard != nil && shardKey(p.Scope) == key {
+			if p.Scope != nil && p.Scope.Shard != nil && p.Scope.Shard.Count >= 1 && p.shardKey() == key {
 				want = p.Scope.Shard.Count
 				break
 			}
