@@ -316,3 +316,70 @@ func FuzzScopeEvents(f *testing.F) {
 		}
 	})
 }
+
+// TestMillionScatteredScope reads the scope of a scan of 1,000,000
+// scattered addresses (every other one of 127.0.0.0/11), written as
+// probe writes it, and checks coverage on both sides of the addresses:
+// the Builder merges the scope events, and the coverage sets answer for
+// each host without walking the list.
+func TestMillionScatteredScope(t *testing.T) {
+	const n = 1_000_000
+	sc := event.Scope{Targets: make([]string, 0, n), Exclude: []string{"127.0.0.4", "127.8.0.0/16"}, Ports: "T:80"}
+	a := netip.MustParseAddr("127.0.0.0")
+	for range n {
+		sc.Targets = append(sc.Targets, a.String())
+		a = a.Next().Next()
+	}
+	first, parts := event.SplitScope(sc, event.MaxScopeBytes)
+	var buf bytes.Buffer
+	w := event.NewWriter(&buf)
+	_ = w.Encode(event.ScanStart{Type: event.TypeScan, ScanID: "A", Phase: event.PhaseStart, Scope: first, ScopeParts: len(parts)})
+	for _, p := range parts {
+		p.ScanID = "A"
+		_ = w.Encode(p)
+	}
+	_ = w.Encode(event.ScanEnd{Type: event.TypeScan, ScanID: "A", Phase: event.PhaseEnd, Complete: true})
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	b := NewBuilder()
+	r := event.NewReader(&buf, "events", event.ReaderOptions{Strict: true})
+	for {
+		l, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.AddLine(l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := b.Scan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Complete() || len(s.Parts[0].Scope.Targets) != n {
+		t.Fatalf("complete %v, %d targets", s.Complete(), len(s.Parts[0].Scope.Targets))
+	}
+	for ip, want := range map[string]bool{
+		"127.0.0.0": true, "127.0.0.1": false, "127.0.0.2": true, "127.0.0.4": false,
+		sc.Targets[n-1]: true, a.String(): false, "127.8.0.2": false, "127.7.255.254": true, "127.8.255.255": false,
+		"127.9.0.0": true, "127.9.0.1": false, "::ffff:127.0.0.2": true,
+	} {
+		if got := len(s.Checked(netip.MustParseAddr(ip), "")) > 0; got != want {
+			t.Errorf("%s checked %v, want %v", ip, got, want)
+		}
+	}
+	// Every host of a /16 takes a lookup each, not a walk of the list.
+	hits := 0
+	for h := netip.MustParseAddr("127.20.0.0"); h.As4()[1] == 20; h = h.Next() {
+		if len(s.Checked(h, "")) > 0 {
+			hits++
+		}
+	}
+	if hits != 1<<15 {
+		t.Errorf("%d hosts of 127.20.0.0/16 checked, want every other one", hits)
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"go4.org/netipx"
+
 	"github.com/picketscan/picket/lib/event"
 	"github.com/picketscan/picket/lib/ports"
 	"github.com/picketscan/picket/lib/targets"
@@ -37,11 +39,15 @@ type Part struct {
 	scopeWant, scopeGot int
 	sealed              bool
 	key                 string // shardKey, once computed
-	// Coverage, built by prepare.
-	addrs  map[netip.Addr]bool
-	specs  []targets.Spec // prefixes and ranges
+	// Coverage, built by prepare. Addresses and prefixes go into sets
+	// searched in O(log n), so a scope of a million scattered addresses
+	// costs no more per host than a /8; octet ranges and names are few
+	// and tried in turn.
+	in     *netipx.IPSet  // target addresses and prefixes
+	specs  []targets.Spec // octet ranges
 	names  []targets.Spec // host names (with or without a prefix length)
-	excl   []targets.Spec
+	out    *netipx.IPSet  // excluded addresses and prefixes
+	excl   []targets.Spec // excluded octet ranges and names
 	ports  ports.List
 	usable bool // the scope parsed
 }
@@ -54,7 +60,7 @@ func (p *Part) prepare() error {
 	if p.Scope == nil {
 		return nil
 	}
-	p.addrs = map[netip.Addr]bool{}
+	var in, out netipx.IPSetBuilder
 	for i, t := range p.Scope.Targets {
 		s, err := targets.ParseSpec(t)
 		if err != nil {
@@ -62,7 +68,9 @@ func (p *Part) prepare() error {
 		}
 		switch s.Kind() {
 		case targets.KindAddr:
-			p.addrs[s.Addr().WithZone("")] = true
+			in.Add(s.Addr().WithZone(""))
+		case targets.KindPrefix:
+			in.AddPrefix(s.Prefix())
 		case targets.KindName:
 			p.names = append(p.names, s)
 		default:
@@ -74,7 +82,21 @@ func (p *Part) prepare() error {
 		if err != nil {
 			return fmt.Errorf("scan %s: scope exclusion %d: %w", p.ScanID, i+1, err)
 		}
-		p.excl = append(p.excl, s)
+		switch s.Kind() {
+		case targets.KindAddr:
+			out.Add(s.Addr().WithZone(""))
+		case targets.KindPrefix:
+			out.AddPrefix(s.Prefix())
+		default:
+			p.excl = append(p.excl, s)
+		}
+	}
+	var err error
+	if p.in, err = in.IPSet(); err != nil {
+		return fmt.Errorf("scan %s: scope targets: %w", p.ScanID, err)
+	}
+	if p.out, err = out.IPSet(); err != nil {
+		return fmt.Errorf("scan %s: scope exclusions: %w", p.ScanID, err)
 	}
 	if p.Scope.Ports != "" {
 		// No ports (a ping scan) covers hosts only.
@@ -97,14 +119,14 @@ func (p *Part) CoversHost(addr netip.Addr, hostname string, named map[string][]n
 		return false
 	}
 	addr = addr.WithZone("")
-	in := p.addrs[addr]
+	in := setHas(p.in, addr)
 	for i := 0; !in && i < len(p.specs); i++ {
 		in = p.specs[i].Contains(addr)
 	}
 	for i := 0; !in && i < len(p.names); i++ {
 		in = nameCovers(p.names[i], addr, hostname, named)
 	}
-	if !in {
+	if !in || setHas(p.out, addr) {
 		return false
 	}
 	for _, s := range p.excl {
@@ -113,6 +135,13 @@ func (p *Part) CoversHost(addr netip.Addr, hostname string, named map[string][]n
 		}
 	}
 	return true
+}
+
+// setHas reports whether set holds a, an IPv4 address also in its
+// IPv4-mapped IPv6 form, as targets.Spec.Contains does.
+func setHas(set *netipx.IPSet, a netip.Addr) bool {
+	a = a.Unmap()
+	return set.Contains(a) || a.Is4() && set.Contains(netip.AddrFrom16(a.As16()))
 }
 
 func nameCovers(s targets.Spec, addr netip.Addr, hostname string, named map[string][]netip.Addr) bool {
