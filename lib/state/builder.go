@@ -72,7 +72,7 @@ func (b *Builder) addScopePart(raw []byte) error {
 	p, ok := b.parts[sp.ScanID]
 	switch {
 	case !ok || p.Scope == nil:
-		return fmt.Errorf("scope event %d of scan %s: no scan start before it; ignored", sp.Seq, sp.ScanID)
+		return fmt.Errorf("scope event %d of scan %s: no scan start with a scope before it; ignored", sp.Seq, sp.ScanID)
 	case p.sealed:
 		if p.ScopeErr == nil {
 			p.ScopeErr = fmt.Errorf("scan %s: scope incomplete: scope event %d came after the scan's hosts, ports or end", sp.ScanID, sp.Seq)
@@ -91,7 +91,7 @@ func (b *Builder) addScopePart(raw []byte) error {
 }
 
 // seal closes the scope of p: its scope events must all have come.
-func (b *Builder) seal(p *Part) {
+func (p *Part) seal() {
 	if p.sealed {
 		return
 	}
@@ -104,7 +104,7 @@ func (b *Builder) seal(p *Part) {
 // End records the end of scan scanID.
 func (b *Builder) End(scanID string, complete bool) {
 	p := b.part(scanID)
-	b.seal(p)
+	p.seal()
 	p.ended, p.Complete = true, complete
 }
 
@@ -116,7 +116,7 @@ func (b *Builder) End(scanID string, complete bool) {
 // known.
 func (b *Builder) HostSeen(scanID string, h Host) {
 	p := b.part(scanID)
-	b.seal(p)
+	p.seal()
 	cur := b.host(h.Addr, h.Hostname)
 	key := ""
 	if p.Scope != nil && p.Scope.Shard != nil && p.Scope.Shard.Count > 1 {
@@ -135,7 +135,7 @@ func (b *Builder) HostSeen(scanID string, h Host) {
 
 // PortSeen records a port event of scan scanID for addr.
 func (b *Builder) PortSeen(scanID string, addr netip.Addr, hostname string, p Port) {
-	b.seal(b.part(scanID))
+	b.part(scanID).seal()
 	h := b.host(addr, hostname)
 	p.FirstSeen, p.LastSeen, p.Pending = "", "", nil
 	h.Ports = append(h.Ports, p)
@@ -143,7 +143,7 @@ func (b *Builder) PortSeen(scanID string, addr netip.Addr, hostname string, p Po
 
 // PortsSeen records several port events of scan scanID for addr at once.
 func (b *Builder) PortsSeen(scanID string, addr netip.Addr, hostname string, ps []Port) {
-	b.seal(b.part(scanID))
+	b.part(scanID).seal()
 	h := b.host(addr, hostname)
 	if h.Ports == nil {
 		h.Ports = make([]Port, 0, len(ps))

@@ -113,7 +113,7 @@ func TestScopeContinuation(t *testing.T) {
 			lines: []string{start("A", first),
 				scopePart("B", 1, `["192.0.2.3"]`, ""),
 				end("A", true)},
-			lineErrs: []string{"scope event 1 of scan B: no scan start before it"},
+			lineErrs: []string{"scope event 1 of scan B: no scan start with a scope before it"},
 			complete: true,
 			checked:  map[string]bool{"192.0.2.1": true, "192.0.2.3": false},
 		},
