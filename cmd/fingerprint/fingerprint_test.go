@@ -120,15 +120,17 @@ func TestFingerprintUsage(t *testing.T) {
 }
 
 // TestFingerprintPassThrough checks that bad lines are skipped with a
-// message and good non-port lines pass unchanged.
+// message and good non-port lines pass unchanged, a scan's scope events
+// among them.
 func TestFingerprintPassThrough(t *testing.T) {
-	in := "{\"type\":\"x\",\"a\":1}\nnot json\n{\"type\":\"port\",\"state\":\"closed\",\"ip\":\"127.0.0.1\",\"port\":1,\"proto\":\"tcp\"}\n"
+	scope := `{"type":"scope","time":"2026-11-27T09:00:00.000000000Z","scan_id":"S1","seq":1,"targets":["127.0.0.2", "127.0.0.4"],"exclude":["127.0.0.6"]}` + "\n"
+	in := "{\"type\":\"x\",\"a\":1}\n" + scope + "not json\n{\"type\":\"port\",\"state\":\"closed\",\"ip\":\"127.0.0.1\",\"port\":1,\"proto\":\"tcp\"}\n"
 	r := run(t, in)
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	want := "{\"type\":\"x\",\"a\":1}\n{\"type\":\"port\",\"state\":\"closed\",\"ip\":\"127.0.0.1\",\"port\":1,\"proto\":\"tcp\"}\n"
-	if r.stdout != want || !strings.Contains(r.stderr, "-:2: not a JSON object") {
+	want := "{\"type\":\"x\",\"a\":1}\n" + scope + "{\"type\":\"port\",\"state\":\"closed\",\"ip\":\"127.0.0.1\",\"port\":1,\"proto\":\"tcp\"}\n"
+	if r.stdout != want || !strings.Contains(r.stderr, "-:3: not a JSON object") {
 		t.Errorf("stdout %q stderr %q", r.stdout, r.stderr)
 	}
 }

@@ -374,6 +374,11 @@ func readCurrent(ctx context.Context, c *cli.Context, env *app.Env, names []stri
 	if err != nil {
 		return nil, app.WithCode(app.ExitUsage, err)
 	}
+	for _, p := range s.Parts {
+		if p.ScopeErr != nil {
+			env.Log.Warn(p.ScopeErr.Error() + ": its coverage is unknown, so hosts and ports it did not report are not taken as down or closed")
+		}
+	}
 	return s, nil
 }
 

@@ -109,7 +109,10 @@ func TestCommand(t *testing.T) {
 
 func TestTeeAndFile(t *testing.T) {
 	dir := t.TempDir()
-	in := lines(`{"type":"port","ip":"10.0.0.1",  "port":22}`, notifytest.Hostile, `{"type":"mine"}`)
+	// Lines notify does not act on (a scan's scope events, a type of
+	// one's own) go through --tee byte for byte.
+	in := lines(`{"type":"port","ip":"10.0.0.1",  "port":22}`, notifytest.Hostile, `{"type":"mine"}`,
+		`{"type":"scope","time":"2026-11-27T09:00:00.000000000Z","scan_id":"S1","seq":1,"targets":["127.0.0.2", "127.0.0.4"]}`)
 	out := filepath.Join(dir, "alerts.ndjson")
 	r := runNotify(t, in, "--spool", filepath.Join(dir, "spool"), "--tee", "--file", out, "--where", `severity=="critical"`)
 	if r.code != 0 || r.stdout != in {

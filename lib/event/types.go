@@ -16,6 +16,9 @@ const (
 	TypePort   = "port"
 	TypeChange = "change"
 	TypeRun    = "run" // written by watch for each run of its command
+	// TypeScope continues a scan start's scope when it is too long for
+	// one line (see ScopePart).
+	TypeScope = "scope"
 )
 
 // Scan phases carried by "scan" events.
@@ -78,6 +81,26 @@ type ScanStart struct {
 	// chose a larger one, so it survives readers that hold numbers as
 	// doubles.
 	Seed *uint64 `json:"seed,omitempty"`
+	// ScopeParts is how many "scope" events (ScopePart, Seq 1 to
+	// ScopeParts) follow the start to continue a scope too long for one
+	// line; absent when the start holds the whole scope. They come
+	// before any other event of the scan, so a reader that meets a host,
+	// port or end event of the scan with fewer parts read knows the
+	// scope it holds is incomplete.
+	ScopeParts int `json:"scope_parts,omitempty"`
+}
+
+// ScopePart continues the scope of a scan start that announced
+// ScopeParts parts: its Targets and Exclude are appended, in Seq order
+// (from 1), to those of the start's scope. Each part carries at most
+// MaxScopeBytes of specifications (see SplitScope).
+type ScopePart struct {
+	Type    string   `json:"type"`
+	Time    string   `json:"time"`
+	ScanID  string   `json:"scan_id"`
+	Seq     int      `json:"seq"`
+	Targets []string `json:"targets,omitempty"`
+	Exclude []string `json:"exclude,omitempty"`
 }
 
 // Stats counts what a scan did; it is carried by the scan end event.

@@ -193,7 +193,7 @@ func (s *scanner) run(parent context.Context) (event.Stats, error) {
 	s.out = newOutput(s.cfg.Out, cancel)
 
 	seed := s.cfg.Seed
-	s.out.send(&event.ScanStart{
+	s.sendStart(&event.ScanStart{
 		Type: event.TypeScan, Time: event.FormatTime(s.start), ScanID: s.cfg.ScanID,
 		Phase: event.PhaseStart, Tool: s.cfg.Tool, Schema: event.SchemaVersion, Scope: s.cfg.Scope,
 		Seed: &seed,

@@ -54,8 +54,11 @@ func TestScopeOfAMillionTargets(t *testing.T) {
 	var covered uint64
 	for _, s := range cfg.Scope.Targets {
 		p, err := netip.ParsePrefix(s)
+		if a, aerr := netip.ParseAddr(s); aerr == nil {
+			p, err = netip.PrefixFrom(a, 32), nil
+		}
 		if err != nil {
-			t.Fatalf("scope target %q is not a prefix: %v", s, err)
+			t.Fatalf("scope target %q is not a prefix or an address: %v", s, err)
 		}
 		if p.Contains(netip.MustParseAddr("10.0.0.5")) {
 			t.Errorf("scope %s covers the excluded 10.0.0.5", s)

@@ -321,14 +321,16 @@ const LargeTargets = 1 << 24
 // maxScopeTargets bounds the target specifications the scan start
 // carries as given, in bytes: well under the event reader's 1 MiB line
 // limit.
-const maxScopeTargets = 256 << 10
+const maxScopeTargets = event.MaxScopeBytes
 
 // scopeTargets returns the target specifications for the scan scope: as
 // given, or, when they are too long for one event line (an -iL list of a
 // million addresses), the addresses they cover less the exclusions,
-// collapsed to sorted CIDR prefixes (go4.org/netipx). The scope stays
-// exact; names give way to their addresses. A list of scattered single
-// addresses does not collapse and stays long.
+// collapsed to sorted CIDR prefixes (go4.org/netipx), a single address
+// written as an address. The scope stays exact; names give way to their
+// addresses. A list of scattered single addresses does not collapse and
+// stays long: the scan start then carries its first part and "scope"
+// events the rest (see sendStart).
 func scopeTargets(set *targets.Set) []string {
 	specs := set.Specs()
 	size := 0
@@ -349,7 +351,11 @@ func scopeTargets(set *targets.Set) []string {
 	prefixes := ipset.Prefixes()
 	out := make([]string, len(prefixes))
 	for i, p := range prefixes {
-		out[i] = p.String()
+		if p.IsSingleIP() {
+			out[i] = p.Addr().String() // 3 or 4 bytes shorter, and the same address
+		} else {
+			out[i] = p.String()
+		}
 	}
 	return out
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"go4.org/netipx"
+
 	"github.com/picketscan/picket/lib/event"
 	"github.com/picketscan/picket/lib/ports"
 	"github.com/picketscan/picket/lib/targets"
@@ -26,13 +28,26 @@ type Part struct {
 	Complete bool
 	// Shards lists the shard indexes merged into this part.
 	Shards []int
+	// ScopeErr, when set, says why the scope is incomplete: "scope"
+	// events the scan start announced were missing, out of order or
+	// late. Such a part is not Complete, so its silence proves nothing.
+	ScopeErr error
 
 	ended bool
-	// Coverage, built by prepare.
-	addrs  map[netip.Addr]bool
-	specs  []targets.Spec // prefixes and ranges
+	// The "scope" events announced and read, and whether the scope is
+	// closed (by the scan's first host or port event or its end).
+	scopeWant, scopeGot int
+	sealed              bool
+	key                 string // shardKey, once computed
+	// Coverage, built by prepare. Addresses and prefixes go into sets
+	// searched in O(log n), so a scope of a million scattered addresses
+	// costs no more per host than a /8; octet ranges and names are few
+	// and tried in turn.
+	in     *netipx.IPSet  // target addresses and prefixes
+	specs  []targets.Spec // octet ranges
 	names  []targets.Spec // host names (with or without a prefix length)
-	excl   []targets.Spec
+	out    *netipx.IPSet  // excluded addresses and prefixes
+	excl   []targets.Spec // excluded octet ranges and names
 	ports  ports.List
 	usable bool // the scope parsed
 }
@@ -45,7 +60,7 @@ func (p *Part) prepare() error {
 	if p.Scope == nil {
 		return nil
 	}
-	p.addrs = map[netip.Addr]bool{}
+	var in, out netipx.IPSetBuilder
 	for i, t := range p.Scope.Targets {
 		s, err := targets.ParseSpec(t)
 		if err != nil {
@@ -53,7 +68,9 @@ func (p *Part) prepare() error {
 		}
 		switch s.Kind() {
 		case targets.KindAddr:
-			p.addrs[s.Addr().WithZone("")] = true
+			in.Add(s.Addr().WithZone(""))
+		case targets.KindPrefix:
+			in.AddPrefix(s.Prefix())
 		case targets.KindName:
 			p.names = append(p.names, s)
 		default:
@@ -65,7 +82,21 @@ func (p *Part) prepare() error {
 		if err != nil {
 			return fmt.Errorf("scan %s: scope exclusion %d: %w", p.ScanID, i+1, err)
 		}
-		p.excl = append(p.excl, s)
+		switch s.Kind() {
+		case targets.KindAddr:
+			out.Add(s.Addr().WithZone(""))
+		case targets.KindPrefix:
+			out.AddPrefix(s.Prefix())
+		default:
+			p.excl = append(p.excl, s)
+		}
+	}
+	var err error
+	if p.in, err = in.IPSet(); err != nil {
+		return fmt.Errorf("scan %s: scope targets: %w", p.ScanID, err)
+	}
+	if p.out, err = out.IPSet(); err != nil {
+		return fmt.Errorf("scan %s: scope exclusions: %w", p.ScanID, err)
 	}
 	if p.Scope.Ports != "" {
 		// No ports (a ping scan) covers hosts only.
@@ -88,14 +119,14 @@ func (p *Part) CoversHost(addr netip.Addr, hostname string, named map[string][]n
 		return false
 	}
 	addr = addr.WithZone("")
-	in := p.addrs[addr]
+	in := setHas(p.in, addr)
 	for i := 0; !in && i < len(p.specs); i++ {
 		in = p.specs[i].Contains(addr)
 	}
 	for i := 0; !in && i < len(p.names); i++ {
 		in = nameCovers(p.names[i], addr, hostname, named)
 	}
-	if !in {
+	if !in || setHas(p.out, addr) {
 		return false
 	}
 	for _, s := range p.excl {
@@ -104,6 +135,13 @@ func (p *Part) CoversHost(addr netip.Addr, hostname string, named map[string][]n
 		}
 	}
 	return true
+}
+
+// setHas reports whether set holds a, an IPv4 address also in its
+// IPv4-mapped IPv6 form, as targets.Spec.Contains does.
+func setHas(set *netipx.IPSet, a netip.Addr) bool {
+	a = a.Unmap()
+	return set.Contains(a) || a.Is4() && set.Contains(netip.AddrFrom16(a.As16()))
 }
 
 func nameCovers(s targets.Spec, addr netip.Addr, hostname string, named map[string][]netip.Addr) bool {
@@ -195,6 +233,16 @@ func PortChecked(parts []*Part, proto string, num uint16) bool {
 	return false
 }
 
+// shardKey returns the key of the split scan p is a shard of, computed
+// once from its whole scope: the caller makes sure the scope is complete
+// (sealed) before it asks.
+func (p *Part) shardKey() string {
+	if p.key == "" {
+		p.key = shardKey(p.Scope)
+	}
+	return p.key
+}
+
 // shardKey identifies the shards of one split scan: the same scope
 // (shard aside) and the same shard count.
 func shardKey(sc *event.Scope) string {
@@ -223,7 +271,7 @@ func mergeShards(parts []*Part) []*Part {
 			out = append(out, p)
 			continue
 		}
-		key := shardKey(p.Scope)
+		key := p.shardKey()
 		g, ok := groups[key]
 		if !ok {
 			sc := *p.Scope
@@ -239,6 +287,9 @@ func mergeShards(parts []*Part) []*Part {
 		}
 		seen[key][idx] = true
 		g.Shards = append(g.Shards, idx)
+		if g.ScopeErr == nil {
+			g.ScopeErr = p.ScopeErr
+		}
 		g.Complete = g.Complete && p.Complete
 	}
 	for key, g := range groups {
@@ -250,7 +301,7 @@ func mergeShards(parts []*Part) []*Part {
 		}
 		want := 0
 		for _, p := range parts {
-			if p.Scope != nil && p.Scope.Shard != nil && shardKey(p.Scope) == key {
+			if p.Scope != nil && p.Scope.Shard != nil && p.Scope.Shard.Count >= 1 && p.shardKey() == key {
 				want = p.Scope.Shard.Count
 				break
 			}

@@ -11,7 +11,7 @@ import (
 
 func line(raw string) event.Line {
 	typ := "port"
-	for _, t := range []string{"scan", "host", "change"} {
+	for _, t := range []string{"scan", "scope", "host", "change"} {
 		if strings.Contains(raw, `"type":"`+t+`"`) {
 			typ = t
 		}
