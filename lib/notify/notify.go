@@ -153,7 +153,7 @@ func Run(ctx context.Context, cfg Config, read func(func(event.Line) error) erro
 }
 
 type scanState struct {
-	scope  string
+	scope  scopeNames
 	groups map[string]*digestGroup // by route filter
 	order  []string
 	// ended is set by the scan's end marker; complete is what it said.
@@ -300,13 +300,22 @@ func (d *dispatcher) handle(l event.Line) error {
 			}
 			if d.cfg.Digest != DigestOff && id != "" {
 				if _, ok := d.scans[id]; !ok {
-					d.scans[id] = &scanState{scope: scopeOf(l.Get("scope.targets")), groups: map[string]*digestGroup{}}
+					st := &scanState{groups: map[string]*digestGroup{}}
+					st.scope.add(l.Get("scope.targets"))
+					d.scans[id] = st
 				}
 			}
 		case event.PhaseEnd:
 			if st, ok := d.scans[id]; ok {
 				st.ended, st.complete = true, l.Get("complete").Bool()
 			}
+		}
+		return nil
+	case event.TypeScope:
+		// A long scope goes on in scope events: they count in the
+		// digest's title.
+		if st, ok := d.scans[l.Get("scan_id").String()]; ok {
+			st.scope.add(l.Get("targets"))
 		}
 		return nil
 	case event.TypeChange:
@@ -356,7 +365,7 @@ func (d *dispatcher) handle(l event.Line) error {
 					g.sinks = append(g.sinks, n)
 				}
 			}
-			if err := d.cfg.Spool.Collect(DigestKey(id, k), id, st.scope, names[k], raw); err != nil {
+			if err := d.cfg.Spool.Collect(DigestKey(id, k), id, st.scope.String(), names[k], raw); err != nil {
 				return err
 			}
 		}
@@ -371,7 +380,7 @@ func (d *dispatcher) sendDigest(id string, st *scanState, incomplete bool) error
 	for _, k := range st.order {
 		g := st.groups[k]
 		a := &Alert{
-			Key: DigestKey(id, k), ScanID: id, Digest: true, Scope: st.scope,
+			Key: DigestKey(id, k), ScanID: id, Digest: true, Scope: st.scope.String(),
 			Incomplete: incomplete, Created: d.cfg.Now().UTC(), Changes: g.changes,
 		}
 		items := a.Items()
@@ -428,15 +437,28 @@ func (d *dispatcher) endOfInput() error {
 	return nil
 }
 
-// scopeOf names a scan's targets for a title: "10.0.0.0/24", or the first
-// three and a count.
-func scopeOf(targets gjson.Result) string {
-	var ts []string
-	for _, t := range targets.Array() {
-		ts = append(ts, t.String())
+// scopeNames is what a digest's title says the scan covered: its first
+// three targets and how many more the scope (with its continuation
+// events) lists.
+type scopeNames struct {
+	first []string
+	total int
+}
+
+func (n *scopeNames) add(targets gjson.Result) {
+	targets.ForEach(func(_, t gjson.Result) bool {
+		if len(n.first) < 3 {
+			n.first = append(n.first, t.String())
+		}
+		n.total++
+		return true
+	})
+}
+
+func (n scopeNames) String() string {
+	s := strings.Join(n.first, ", ")
+	if more := n.total - len(n.first); more > 0 {
+		s += fmt.Sprintf(" and %d more", more)
 	}
-	if len(ts) > 3 {
-		return strings.Join(ts[:3], ", ") + fmt.Sprintf(" and %d more", len(ts)-3)
-	}
-	return strings.Join(ts, ", ")
+	return s
 }

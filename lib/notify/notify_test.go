@@ -516,3 +516,26 @@ func TestDigestAfterEndMarker(t *testing.T) {
 		t.Errorf("B2 digest %+v", b)
 	}
 }
+
+// TestDigestTitleCountsScopeParts checks that a scope continued in scope
+// events (a long target list) counts whole in the digest's title.
+func TestDigestTitleCountsScopeParts(t *testing.T) {
+	rc := newReceiver(t, nil)
+	in := feed(
+		`{"type":"scan","scan_id":"S5","phase":"start","scope_parts":1,"scope":{"targets":["10.0.0.1","10.0.0.3","10.0.0.5","10.0.0.7"],"ports":"T:80","method":"syn","discovery":"none"}}`,
+		`{"type":"scope","scan_id":"S5","seq":1,"targets":["10.0.0.9","10.0.0.11","10.0.0.13"]}`,
+		change("S5", "port-opened", "10.0.0.9", 80),
+		`{"type":"scan","scan_id":"S5","phase":"end","complete":true}`,
+	)
+	s, _ := webhook.New(webhook.Options{URL: rc.srv.URL})
+	if _, err := run(t, t.TempDir(), []notify.Route{{Sink: s}}, notify.DigestAuto, in); err != nil {
+		t.Fatal(err)
+	}
+	var p notify.Payload
+	for _, b := range rc.bodies {
+		json.Unmarshal(b, &p)
+	}
+	if want := "1 change on 10.0.0.1, 10.0.0.3, 10.0.0.5 and 4 more"; p.Title != want {
+		t.Errorf("title %q, want %q", p.Title, want)
+	}
+}
