@@ -72,32 +72,7 @@ func sentCounter(t *testing.T) func() int {
 // InReceives.
 func snmp(t *testing.T, proto, name string) int {
 	t.Helper()
-	data, err := os.ReadFile("/proc/net/snmp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var head []string
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 || f[0] != proto+":" {
-			continue
-		}
-		if head == nil {
-			head = f
-			continue
-		}
-		for i, h := range head {
-			if h == name && i < len(f) {
-				n, err := strconv.Atoi(f[i])
-				if err != nil {
-					t.Fatal(err)
-				}
-				return n
-			}
-		}
-	}
-	t.Fatalf("no %s %s in /proc/net/snmp", proto, name)
-	return 0
+	return labnet.SNMP(t, "/proc/net/snmp", proto, name)
 }
 
 // noCrash fails the test if stderr looks like a Go panic or stack trace.
@@ -116,20 +91,11 @@ func runBounded(t *testing.T, limit time.Duration, args ...string) run {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, probeBin, args...)
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
+	r := runCmd(t, exec.CommandContext(ctx, probeBin, args...))
 	if ctx.Err() != nil {
 		t.Errorf("probe %v still ran after %v; killed", args, limit)
 	}
-	return run{code, out.String(), errb.String()}
+	return r
 }
 
 // TestBadInputSendsNothing gives probe, with each method, inputs it must

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"testing"
 	"time"
 
@@ -30,22 +29,10 @@ func TestMaxHostRateOnTheWire(t *testing.T) {
 		return s
 	}
 	base := read()
-	cmd, stdout, stderr := start(t, "-n", "-Pn", "--method", "syn", "--max-host-rate", "40",
-		"--timeout", "200ms", "--max-rtt-timeout", "300ms", "-p", "1-40", hosts[0].Addr.String(), hosts[1].Addr.String())
-	done := make(chan error, 1)
-	go func() { _, _ = io.Copy(io.Discard, stdout); done <- cmd.Wait() }()
 	var samples []sample
-	for running := true; running; {
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("probe: %v: %s", err, stderr)
-			}
-			running = false
-		case <-time.After(3 * time.Millisecond):
-		}
-		samples = append(samples, read())
-	}
+	sampleRun(t, 3*time.Millisecond, func() { samples = append(samples, read()) },
+		"-n", "-Pn", "--method", "syn", "--max-host-rate", "40",
+		"--timeout", "200ms", "--max-rtt-timeout", "300ms", "-p", "1-40", hosts[0].Addr.String(), hosts[1].Addr.String())
 	last := samples[len(samples)-1]
 	for i := range hosts {
 		if got := last.n[i] - base.n[i]; got < 80 {
@@ -93,21 +80,10 @@ func TestMinRateOnTheWire(t *testing.T) {
 		args := append([]string{"-n", "-Pn", "--method", "syn", "--concurrency", "1", "--retries", "0",
 			"--timeout", "300ms", "--max-rtt-timeout", "300ms", "-p", "1-20"}, tt.args...)
 		base := host.Counter(t, "Ip", "InReceives")
-		cmd, stdout, stderr := start(t, append(args, host.Addr.String())...)
-		done := make(chan error, 1)
-		go func() { _, _ = io.Copy(io.Discard, stdout); done <- cmd.Wait() }()
 		var samples []sample
-		for running := true; running; {
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("probe: %v: %s", err, stderr)
-				}
-				running = false
-			case <-time.After(2 * time.Millisecond):
-			}
+		sampleRun(t, 2*time.Millisecond, func() {
 			samples = append(samples, sample{time.Now(), host.Counter(t, "Ip", "InReceives") - base})
-		}
+		}, append(args, host.Addr.String())...)
 		if n := samples[len(samples)-1].n; n != 20 {
 			t.Fatalf("%v: %d packets reached the host, want 20", tt.args, n)
 		}

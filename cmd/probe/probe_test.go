@@ -54,7 +54,12 @@ type run struct {
 func probe(t *testing.T, args ...string) run {
 	t.Helper()
 	labnet.Require(t)
-	cmd := exec.Command(probeBin, args...)
+	return runCmd(t, exec.Command(probeBin, args...))
+}
+
+// runCmd runs cmd to its end and returns its exit code and output.
+func runCmd(t *testing.T, cmd *exec.Cmd) run {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -82,6 +87,28 @@ func start(t *testing.T, args ...string) (*exec.Cmd, io.ReadCloser, *bytes.Buffe
 		t.Fatal(err)
 	}
 	return cmd, stdout, stderr
+}
+
+// sampleRun runs probe with args to its end, discarding its output, and
+// calls sample every so often while it runs and once after it exits; a
+// probe that fails fails the test.
+func sampleRun(t *testing.T, every time.Duration, sample func(), args ...string) {
+	t.Helper()
+	cmd, stdout, stderr := start(t, args...)
+	done := make(chan error, 1)
+	go func() { _, _ = io.Copy(io.Discard, stdout); done <- cmd.Wait() }()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("probe: %v: %s", err, stderr)
+			}
+			sample()
+			return
+		case <-time.After(every):
+			sample()
+		}
+	}
 }
 
 func lastEvent(t *testing.T, stdout string) map[string]any {
@@ -363,17 +390,7 @@ func TestWithoutRawSockets(t *testing.T) {
 		t.Run(id.name, func(t *testing.T) {
 			as := func(args ...string) run {
 				t.Helper()
-				cmd := id.cmd(args...)
-				var out, errb bytes.Buffer
-				cmd.Stdout, cmd.Stderr = &out, &errb
-				err := cmd.Run()
-				code := 0
-				if ee, ok := err.(*exec.ExitError); ok {
-					code = ee.ExitCode()
-				} else if err != nil {
-					t.Fatal(err)
-				}
-				return run{code, out.String(), errb.String()}
+				return runCmd(t, id.cmd(args...))
 			}
 			for _, method := range []string{"syn", "udp"} {
 				before := sent()
@@ -416,32 +433,7 @@ func TestWithoutRawSockets(t *testing.T) {
 // kernel.
 func activeOpens(t *testing.T) int {
 	t.Helper()
-	data, err := os.ReadFile("/proc/net/snmp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var head []string
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 || f[0] != "Tcp:" {
-			continue
-		}
-		if head == nil {
-			head = f
-			continue
-		}
-		for i, name := range head {
-			if name == "ActiveOpens" && i < len(f) {
-				n, err := strconv.Atoi(f[i])
-				if err != nil {
-					t.Fatal(err)
-				}
-				return n
-			}
-		}
-	}
-	t.Fatal("no Tcp ActiveOpens in /proc/net/snmp")
-	return 0
+	return labnet.SNMP(t, "/proc/net/snmp", "Tcp", "ActiveOpens")
 }
 
 // dropHost is a lab host whose firewall drops every TCP probe.
@@ -461,21 +453,9 @@ func TestRateHoldsOnTheWire(t *testing.T) {
 		n  int
 	}
 	base := activeOpens(t)
-	cmd, stdout, stderr := start(t, "-n", "-Pn", "--method", "connect", "--rate", "100", "--timeout", "200ms", "--max-rtt-timeout", "300ms", "-p", "1-150", addr)
-	done := make(chan error, 1)
-	go func() { _, _ = io.Copy(io.Discard, stdout); done <- cmd.Wait() }()
 	var samples []sample
-	for running := true; running; {
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("probe: %v: %s", err, stderr)
-			}
-			running = false
-		case <-time.After(5 * time.Millisecond):
-		}
-		samples = append(samples, sample{time.Now(), activeOpens(t) - base})
-	}
+	sampleRun(t, 5*time.Millisecond, func() { samples = append(samples, sample{time.Now(), activeOpens(t) - base}) },
+		"-n", "-Pn", "--method", "connect", "--rate", "100", "--timeout", "200ms", "--max-rtt-timeout", "300ms", "-p", "1-150", addr)
 	if total := samples[len(samples)-1].n; total < 300 {
 		t.Fatalf("%d connects, want 300 (150 ports, each tried twice)", total)
 	}

@@ -244,14 +244,21 @@ func (h *Host) inside(fn func() error) error {
 }
 
 // Counter reads one of the kernel's counters inside the host's
-// namespace, as /proc/net/snmp names it (group "Ip", "Tcp", "Udp",
-// "Icmp"; field such as "InReceives"): what reached the host, counted
-// by its own kernel, whatever the scanner believes it sent.
+// namespace (see SNMP): what reached the host, counted by its own
+// kernel, whatever the scanner believes it sent.
 func (h *Host) Counter(t testing.TB, group, field string) int {
 	t.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/snmp", h.pid))
+	return SNMP(t, fmt.Sprintf("/proc/%d/net/snmp", h.pid), group, field)
+}
+
+// SNMP reads one of the kernel's counters from path, a /proc/net/snmp
+// of some namespace, as the file names it: group "Ip", "Tcp", "Udp" or
+// "Icmp" and a field such as "InReceives" or "ActiveOpens".
+func SNMP(t testing.TB, path, group, field string) int {
+	t.Helper()
+	data, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("counters of %s: %v", h.Addr, err)
+		t.Fatalf("counters: %v", err)
 	}
 	var head []string
 	for _, line := range strings.Split(string(data), "\n") {
@@ -267,12 +274,12 @@ func (h *Host) Counter(t testing.TB, group, field string) int {
 			if name == field && i < len(f) {
 				n, err := strconv.Atoi(f[i])
 				if err != nil {
-					t.Fatalf("counter %s %s of %s: %v", group, field, h.Addr, err)
+					t.Fatalf("counter %s %s in %s: %v", group, field, path, err)
 				}
 				return n
 			}
 		}
 	}
-	t.Fatalf("no counter %s %s in the namespace of %s", group, field, h.Addr)
+	t.Fatalf("no counter %s %s in %s", group, field, path)
 	return 0
 }
