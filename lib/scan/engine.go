@@ -392,6 +392,10 @@ func (e *engine) next(ctx context.Context, timer *time.Timer, xs *[]expiry) (Pro
 				if !h.hasWork() {
 					continue
 				}
+				if d := h.t.gapNext.Sub(now); d > 0 {
+					wait = min(wait, d)
+					continue
+				}
 				ok := e.flight < e.p.conc && h.flight < h.t.window()
 				if d := h.t.next.Sub(now); ok && d > 0 {
 					wait = min(wait, d)
@@ -399,11 +403,11 @@ func (e *engine) next(ctx context.Context, timer *time.Timer, xs *[]expiry) (Pro
 				}
 				if !ok {
 					// Behind the least rate: send past the window and
-					// the slowdown, never past MinGap.
+					// the slowdown, not the pace of a silent round.
 					if !force {
 						continue
 					}
-					if d := h.t.hardNext.Sub(now); d > 0 {
+					if d := h.t.next.Sub(now); h.t.floor > 0 && d > 0 {
 						wait = min(wait, d)
 						continue
 					}

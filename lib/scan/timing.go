@@ -80,9 +80,10 @@ type hostTiming struct {
 	delay time.Duration // pause between probes to this host
 	floor time.Duration // least delay, while silent ports are asked again
 	next  time.Time     // earliest time of the next probe
-	// hardNext is the earliest time of the next probe that --min-rate
-	// may force: it keeps the floor and MinGap, not the slowdown.
-	hardNext time.Time
+	// gapNext is the earliest time of the next probe by MinGap alone: a
+	// limit that neither a paced round nor --min-rate may cut short,
+	// where next may be moved.
+	gapNext time.Time
 
 	maxTry int // highest try of a port that was answered
 
@@ -148,8 +149,8 @@ func (t *hostTiming) window() int { return max(1, int(t.cwnd)) }
 // sent records a probe sent at now.
 func (t *hostTiming) sent(now time.Time) {
 	t.sends++
-	if d := max(t.floor, t.c.MinGap); d > 0 {
-		t.hardNext = now.Add(d)
+	if t.c.MinGap > 0 {
+		t.gapNext = now.Add(t.c.MinGap)
 	}
 	if d := max(t.delay, t.floor, t.c.MinGap); d > 0 {
 		t.next = now.Add(d)
