@@ -120,9 +120,12 @@ type hostState struct {
 	// again (Timing.SilentPace); paced is set while one runs.
 	silentRounds int
 	paced        bool
-	// quiet counts the probes of a paced round that went unanswered
-	// since the last that was answered.
-	quiet int
+	// quiet counts the ports of a paced round that stayed silent since
+	// the last that answered; silenced counts all those of the round.
+	quiet, silenced int
+	// reask is the port a paced round asks a second time, at once after
+	// its first silence (-1: none yet).
+	reask int32
 	// reasons is the engine's reason table as of the host's finish.
 	reasons []string
 }
@@ -312,6 +315,11 @@ func (e *engine) sender(ctx context.Context) {
 // carryExpiry asks the method for a last answer to an expired probe and
 // settles the port.
 func (e *engine) carryExpiry(x expiry) {
+	if !x.dead && e.p.timing.SilentPace > 0 && e.p.mode == modePorts {
+		e.mu.Lock()
+		x.final = e.pacedFinal(x)
+		e.mu.Unlock()
+	}
 	dst := netip.AddrPortFrom(x.h.addr, x.h.ports[x.pi])
 	r, ok := e.sess.Expire(Probe{Dst: dst, Try: x.try}, x.final)
 	e.mu.Lock()
@@ -329,9 +337,22 @@ func (e *engine) carryExpiry(x expiry) {
 		e.queueRetry(x.h, x.pi)
 	}
 	if x.h.paced && !x.h.done && !x.dead && (!ok || r.Reason == ReasonNoResponse) {
-		x.h.quiet++
-		if x.h.quiet >= maxQuiet {
-			e.endRound(x.h)
+		// The probe found an error to spend and spent none: the next
+		// probe may go at once. The port is asked once more at once
+		// (in case the probe came a little early for the host's
+		// budget), then it is silent.
+		if x.h.flight == 0 {
+			x.h.t.next = time.Now()
+		}
+		if x.final {
+			x.h.silenced++
+			x.h.quiet++
+			if x.h.quiet >= maxQuiet {
+				e.endRound(x.h)
+			}
+		} else if n := len(x.h.retry); n > 0 && x.h.retry[n-1] == int32(x.pi) {
+			copy(x.h.retry[1:], x.h.retry[:n-1])
+			x.h.retry[0] = int32(x.pi)
 		}
 	}
 	e.check(x.h)
@@ -627,21 +648,20 @@ func (e *engine) check(h *hostState) {
 }
 
 // silentRound starts a paced round that asks the silent ports of h
-// again, one try each, no faster than Timing.SilentPace, when h answered
+// again, one try each, at the pace of Timing.SilentPace, when h answered
 // some port closed (so it sends errors) and the method asks for such
-// rounds; a further round only follows one that recovered a port. It
-// reports whether a round started.
+// rounds; a further round only follows one in which a port judged
+// silent answered late. It reports whether a round started.
 func (e *engine) silentRound(h *hostState) bool {
 	c := e.p.timing
 	if c.SilentPace <= 0 || !h.refused || h.silentRounds >= c.SilentRounds ||
-		(h.paced && h.recovered == 0) || !e.hasNoResponse(h) {
+		(h.paced && !e.heardLate(h)) || !e.hasNoResponse(h) {
 		return false
 	}
 	h.silentRounds++
 	h.paced = true
-	h.quiet = 0
-	h.t.floor = c.SilentPace
-	h.t.next = time.Now().Add(c.SilentPace)
+	h.quiet, h.silenced, h.reask = 0, 0, -1
+	h.t.startPaced(time.Now())
 	e.reprobe(h)
 	// One try per port: a round's probe finds an error to spend, so
 	// silence means silence.
@@ -652,6 +672,40 @@ func (e *engine) silentRound(h *hostState) bool {
 		}
 	}
 	return h.pending > 0
+}
+
+// pacedFinal reports whether the expired probe x is the last try of its
+// port when the method asks for paced rounds. Before a round, on a host
+// that answered some port closed, a silent probe gets no resend of its
+// own (it would only find the host's error budget spent): its port waits
+// for the round. In a round, a port's first silent probe is asked again
+// at once (unless resends are off), the second is final.
+func (e *engine) pacedFinal(x expiry) bool {
+	h, c := x.h, e.p.timing
+	switch {
+	case h.done:
+		return x.final
+	case !h.paced:
+		return x.final || (h.refused && h.silentRounds < c.SilentRounds)
+	case x.final && e.p.retries > 0 && h.reask != int32(x.pi):
+		h.reask = int32(x.pi)
+		return false
+	}
+	return x.final
+}
+
+// heardLate reports whether a port that the paced round of h judged
+// silent answered after all: the probe sent at once after it then found
+// the host's errors spent, so the round's silence is in doubt.
+func (e *engine) heardLate(h *hostState) bool {
+	noResp := e.reason(ReasonNoResponse)
+	still := 0
+	for pi := range h.flags {
+		if h.flags[pi]&(fFinal|fReprobed|fError) == fFinal|fReprobed && h.res[pi].reason == noResp {
+			still++
+		}
+	}
+	return h.silenced > still
 }
 
 // maxQuiet is how many probes of a paced round may go unanswered in a
@@ -669,7 +723,7 @@ func (e *engine) endRound(h *hostState) {
 			h.pending--
 		}
 	}
-	h.recovered = 0 // no further round
+	h.recovered, h.silenced = 0, 0 // no further round
 }
 
 // hasNoResponse reports whether some port of h went unanswered.

@@ -20,15 +20,21 @@ type Timing struct {
 	// drops probes sent faster.
 	MaxDelay time.Duration
 	InitCwnd float64
-	// SilentPace, when set, is how fast the engine asks again, per host,
-	// the ports that stayed silent on a host that answers closed ports:
-	// no faster than the host's kernel refills its ICMP error budget
-	// (Linux: one error a second towards a given address), so each
-	// probe of such a round finds an error to spend. A UDP scan sets it;
-	// without it a rate-limited closed port looks open|filtered.
+	// SilentPace, when set, is how long a host takes to earn the right
+	// to send one more error (Linux: one ICMP error a second towards a
+	// given address, after a burst of six; net.ipv4.icmp_ratelimit),
+	// with a little room. A UDP scan sets it; without it a rate-limited
+	// closed port looks open|filtered. Once a host has answered some
+	// port closed, its silent ports get no resends of their own but a
+	// paced round: one probe at a time, the first a SilentPace after the
+	// host's last answer, each further one a SilentPace after a probe
+	// that may have spent an error, or at once after one that stayed
+	// silent (it spent nothing). Every probe of the round so finds an
+	// error to spend, and its silence is final.
 	SilentPace time.Duration
-	// SilentRounds bounds those rounds per host; a round that recovers
-	// no port ends them.
+	// SilentRounds bounds those rounds per host. A further round follows
+	// only one in which a port judged silent answered late: then the
+	// probe sent right after it found the host's budget spent.
 	SilentRounds int
 }
 
@@ -76,6 +82,9 @@ type hostTiming struct {
 	delay time.Duration // pause between probes to this host
 	floor time.Duration // least delay, while silent ports are asked again
 	next  time.Time     // earliest time of the next probe
+	// heard is when the host last answered (an answer may have spent
+	// one of its rate-limited errors).
+	heard time.Time
 
 	maxTry int // highest try of a port that was answered
 
@@ -146,6 +155,26 @@ func (t *hostTiming) sent(now time.Time) {
 	}
 }
 
+// pace is the least time between a probe that may spend one of the
+// host's rate-limited errors and the next probe of a paced round: the
+// refill time of its error budget, and the jitter of its round trips
+// (an error is spent when a probe arrives, not when it leaves).
+func (t *hostTiming) pace() time.Duration {
+	return t.c.SilentPace + min(t.rttvar, t.c.SilentPace/4)
+}
+
+// startPaced switches the host to paced probing at now: one probe per
+// pace, the first no earlier than a pace after its last answer.
+func (t *hostTiming) startPaced(now time.Time) {
+	p := t.pace()
+	t.floor = p
+	for _, at := range []time.Time{now, t.heard.Add(p)} {
+		if at.After(t.next) {
+			t.next = at
+		}
+	}
+}
+
 // allowedRetries is how often an unanswered port may be probed again:
 // once, and as often as the host has needed so far for some port, up to
 // max.
@@ -180,6 +209,7 @@ func (t *hostTiming) late(rtt time.Duration) bool {
 // measured rtt. It reports whether the engine should slow down for the
 // host and probe its unanswered ports again.
 func (t *hostTiming) answered(try int, rtt time.Duration, now time.Time) (reprobe bool) {
+	t.heard = now
 	late := t.late(rtt)
 	if rtt > 0 && !late {
 		t.sample(rtt)

@@ -88,3 +88,40 @@ func TestTimingRTO(t *testing.T) {
 		t.Error("an answer after a kernel resend must count as late")
 	}
 }
+
+// TestTimingPacedStart: a paced round's first probe waits until the
+// host has earned an error since its last answer, and each further
+// probe a pace after the one before; jitter in the host's round trips
+// widens the pace.
+func TestTimingPacedStart(t *testing.T) {
+	c := DefaultTiming()
+	c.SilentPace = time.Second
+	now := time.Unix(0, 0)
+	ht := newHostTiming(&c, 512, now)
+	for _, rtt := range []time.Duration{time.Millisecond, 3 * time.Millisecond, time.Millisecond} {
+		now = now.Add(10 * time.Millisecond)
+		ht.sent(now)
+		ht.answered(0, rtt, now)
+	}
+	last := now
+	pace := ht.pace()
+	if pace <= c.SilentPace || pace > c.SilentPace+c.SilentPace/4 {
+		t.Fatalf("pace %v with rttvar %v, want a little over %v", pace, ht.rttvar, c.SilentPace)
+	}
+	now = now.Add(300 * time.Millisecond)
+	ht.startPaced(now)
+	if want := last.Add(pace); !ht.next.Equal(want) {
+		t.Fatalf("first paced probe at %v, want %v (a pace after the last answer)", ht.next.Sub(last), pace)
+	}
+	now = ht.next
+	ht.sent(now)
+	if want := now.Add(pace); !ht.next.Equal(want) {
+		t.Fatalf("next probe %v after a paced one, want %v", ht.next.Sub(now), pace)
+	}
+	// A round that starts long after the last answer starts at once.
+	now = now.Add(5 * time.Second)
+	ht.startPaced(now)
+	if !ht.next.Equal(now) {
+		t.Fatalf("round starting %v after the last probe waits %v, want none", 5*time.Second, ht.next.Sub(now))
+	}
+}
