@@ -658,10 +658,22 @@ func (e *engine) silentRound(h *hostState) bool {
 		(h.paced && !e.heardLate(h)) || !e.hasNoResponse(h) {
 		return false
 	}
+	if h.paced {
+		// The late answers came after the timeout their probes had:
+		// wait twice the slowest round trip of the host from now on.
+		slowest := float32(0)
+		for pi := range h.flags {
+			if h.flags[pi]&(fFinal|fError) == fFinal {
+				slowest = max(slowest, h.res[pi].rtt)
+			}
+		}
+		h.t.waitAtLeast(2 * time.Duration(float64(slowest)*float64(time.Millisecond)))
+	}
+	again := h.paced
 	h.silentRounds++
 	h.paced = true
 	h.quiet, h.silenced, h.reask = 0, 0, -1
-	h.t.startPaced(time.Now())
+	h.t.startPaced(time.Now(), again)
 	e.reprobe(h)
 	// One try per port: a round's probe finds an error to spend, so
 	// silence means silence.

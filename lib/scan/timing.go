@@ -85,6 +85,9 @@ type hostTiming struct {
 	// heard is when the host last answered (an answer may have spent
 	// one of its rate-limited errors).
 	heard time.Time
+	// least is the least timeout, raised when a paced round saw answers
+	// come later than the timeout of the time.
+	least time.Duration
 
 	maxTry int // highest try of a port that was answered
 
@@ -115,10 +118,13 @@ func (t *hostTiming) seed(rtt time.Duration) {
 // rto is the time to wait for an answer to a probe.
 func (t *hostTiming) rto() time.Duration {
 	if t.samples == 0 {
-		return t.c.InitialRTO
+		return max(t.c.InitialRTO, min(t.least, t.c.MaxRTO))
 	}
-	return min(max(t.srtt+4*t.rttvar, t.c.MinRTO), t.c.MaxRTO)
+	return min(max(t.srtt+4*t.rttvar, t.c.MinRTO, t.least), t.c.MaxRTO)
 }
+
+// waitAtLeast makes the host's timeout at least d from now on.
+func (t *hostTiming) waitAtLeast(d time.Duration) { t.least = max(t.least, d) }
 
 // timeout is the time to wait for try number try of a port, last
 // telling whether no further try will follow.
@@ -164,11 +170,17 @@ func (t *hostTiming) pace() time.Duration {
 }
 
 // startPaced switches the host to paced probing at now: one probe per
-// pace, the first no earlier than a pace after its last answer.
-func (t *hostTiming) startPaced(now time.Time) {
+// pace, the first no earlier than a pace after its last answer. A
+// further round (again) waits a pace from now: an answer to the last
+// round's last probes may still be on its way, its error spent.
+func (t *hostTiming) startPaced(now time.Time, again bool) {
 	p := t.pace()
 	t.floor = p
-	for _, at := range []time.Time{now, t.heard.Add(p)} {
+	first := now
+	if again {
+		first = now.Add(p)
+	}
+	for _, at := range []time.Time{first, t.heard.Add(p)} {
 		if at.After(t.next) {
 			t.next = at
 		}

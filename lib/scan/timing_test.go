@@ -109,7 +109,7 @@ func TestTimingPacedStart(t *testing.T) {
 		t.Fatalf("pace %v with rttvar %v, want a little over %v", pace, ht.rttvar, c.SilentPace)
 	}
 	now = now.Add(300 * time.Millisecond)
-	ht.startPaced(now)
+	ht.startPaced(now, false)
 	if want := last.Add(pace); !ht.next.Equal(want) {
 		t.Fatalf("first paced probe at %v, want %v (a pace after the last answer)", ht.next.Sub(last), pace)
 	}
@@ -118,10 +118,16 @@ func TestTimingPacedStart(t *testing.T) {
 	if want := now.Add(pace); !ht.next.Equal(want) {
 		t.Fatalf("next probe %v after a paced one, want %v", ht.next.Sub(now), pace)
 	}
-	// A round that starts long after the last answer starts at once.
+	// A round that starts long after the last answer starts at once; a
+	// further round waits a pace (the last round's last answers may be
+	// late).
 	now = now.Add(5 * time.Second)
-	ht.startPaced(now)
+	ht.startPaced(now, false)
 	if !ht.next.Equal(now) {
 		t.Fatalf("round starting %v after the last probe waits %v, want none", 5*time.Second, ht.next.Sub(now))
+	}
+	ht.startPaced(now, true)
+	if want := now.Add(pace); !ht.next.Equal(want) {
+		t.Fatalf("further round waits %v, want %v", ht.next.Sub(now), pace)
 	}
 }
