@@ -82,9 +82,11 @@ type hostTiming struct {
 	delay time.Duration // pause between probes to this host
 	floor time.Duration // least delay, while silent ports are asked again
 	next  time.Time     // earliest time of the next probe
-	// heard is when the host last answered (an answer may have spent
-	// one of its rate-limited errors).
-	heard time.Time
+	// heard is when the host last answered; erred when it last sent an
+	// answer with a measured round trip. The UDP method measures the
+	// round trip of ICMP errors only, which spend the host's
+	// rate-limited budget; its UDP replies cost nothing.
+	heard, erred time.Time
 	// least is the least timeout, raised when a paced round saw answers
 	// come later than the timeout of the time.
 	least time.Duration
@@ -170,9 +172,10 @@ func (t *hostTiming) pace() time.Duration {
 }
 
 // startPaced switches the host to paced probing at now: one probe per
-// pace, the first no earlier than a pace after its last answer. A
-// further round (again) waits a pace from now: an answer to the last
-// round's last probes may still be on its way, its error spent.
+// pace, the first no earlier than a pace after its last error (its last
+// answer if no round trip was measured). A further round (again) waits a
+// pace from now: an answer to the last round's last probes may still be
+// on its way, its error spent.
 func (t *hostTiming) startPaced(now time.Time, again bool) {
 	p := t.pace()
 	t.floor = p
@@ -180,7 +183,11 @@ func (t *hostTiming) startPaced(now time.Time, again bool) {
 	if again {
 		first = now.Add(p)
 	}
-	for _, at := range []time.Time{first, t.heard.Add(p)} {
+	last := t.erred
+	if last.IsZero() {
+		last = t.heard // no round trips measured: any answer may have cost
+	}
+	for _, at := range []time.Time{first, last.Add(p)} {
 		if at.After(t.next) {
 			t.next = at
 		}
@@ -222,6 +229,9 @@ func (t *hostTiming) late(rtt time.Duration) bool {
 // host and probe its unanswered ports again.
 func (t *hostTiming) answered(try int, rtt time.Duration, now time.Time) (reprobe bool) {
 	t.heard = now
+	if rtt > 0 {
+		t.erred = now
+	}
 	late := t.late(rtt)
 	if rtt > 0 && !late {
 		t.sample(rtt)
