@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 )
@@ -651,11 +652,14 @@ func (e *engine) check(h *hostState) {
 // again, one try each, at the pace of Timing.SilentPace, when h answered
 // some port closed (so it sends errors) and the method asks for such
 // rounds; a further round only follows one in which a port judged
-// silent answered late. It reports whether a round started.
+// silent answered late, or whose errors came further apart than the pace
+// (hostTiming.slowRefill). It reports whether a round started.
 func (e *engine) silentRound(h *hostState) bool {
 	c := e.p.timing
-	if c.SilentPace <= 0 || !h.refused || h.silentRounds >= c.SilentRounds ||
-		(h.paced && !e.heardLate(h)) || !e.hasNoResponse(h) {
+	if c.SilentPace <= 0 || !h.refused || h.silentRounds >= c.SilentRounds || !e.hasNoResponse(h) {
+		return false
+	}
+	if h.paced && !e.heardLate(h) && !h.t.slowRefill(e.erredSends(h), h.silentRounds == 1) {
 		return false
 	}
 	if h.paced {
@@ -704,6 +708,24 @@ func (e *engine) pacedFinal(x expiry) bool {
 		return false
 	}
 	return x.final
+}
+
+// erredSends returns, in order, when the probes of the current paced
+// round of h that drew an error were sent.
+func (e *engine) erredSends(h *hostState) []time.Time {
+	closed := stateIndex(StateClosed)
+	wait := h.t.timeout(true) // every probe of a round is a last try
+	var sends []time.Time
+	for pi := range h.flags {
+		if h.flags[pi]&(fFinal|fError) != fFinal || h.res[pi].state != closed {
+			continue
+		}
+		if at := e.epoch.Add(time.Duration(h.deadline[pi]) - wait); !at.Before(h.t.paceStart) {
+			sends = append(sends, at)
+		}
+	}
+	slices.SortFunc(sends, time.Time.Compare)
+	return sends
 }
 
 // heardLate reports whether a port that the paced round of h judged

@@ -1,6 +1,9 @@
 package scan
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Timing holds the defaults of the engine's per-host timing, in the
 // spirit of Nmap's: round-trip times measured per host give its timeout
@@ -33,8 +36,10 @@ type Timing struct {
 	// error to spend, and its silence is final.
 	SilentPace time.Duration
 	// SilentRounds bounds those rounds per host. A further round follows
-	// only one in which a port judged silent answered late: then the
-	// probe sent right after it found the host's budget spent.
+	// only one in which a port judged silent answered late (the probe
+	// sent right after it found the host's budget spent), or whose
+	// errors came further apart than the pace (the host refills slower
+	// than assumed; the further round takes its pace from them).
 	SilentRounds int
 }
 
@@ -90,6 +95,11 @@ type hostTiming struct {
 	// least is the least timeout, raised when a paced round saw answers
 	// come later than the timeout of the time.
 	least time.Duration
+	// refill is the host's own refill time of its error budget, when a
+	// paced round found it slower than Timing.SilentPace; paceStart is
+	// when the current paced round started.
+	refill    time.Duration
+	paceStart time.Time
 
 	maxTry int // highest try of a port that was answered
 
@@ -168,7 +178,35 @@ func (t *hostTiming) sent(now time.Time) {
 // refill time of its error budget, and the jitter of its round trips
 // (an error is spent when a probe arrives, not when it leaves).
 func (t *hostTiming) pace() time.Duration {
-	return t.c.SilentPace + min(t.rttvar, t.c.SilentPace/4)
+	p := max(t.c.SilentPace, t.refill)
+	return p + min(t.rttvar, p/4)
+}
+
+// slowRefill judges the paced round that just ended from the send times
+// of its probes that drew an error (sorted), and for a first round that
+// started in time the host's last error before it: on a host that
+// refills as fast as the pace assumes, two of them follow each other a
+// pace apart (or a few silent probes more). When even the closest two
+// are half a pace further apart, the host refills slower: the round's
+// silent probes may have come before the host had an error to send.
+// Then the pace becomes that gap, and it reports true.
+func (t *hostTiming) slowRefill(sends []time.Time, first bool) bool {
+	if first && !t.erred.IsZero() && !t.paceStart.After(t.erred.Add(t.pace())) {
+		// The round's first probe went a pace after that error.
+		sends = append([]time.Time{t.erred}, sends...)
+	}
+	if len(sends) < 2 {
+		return false
+	}
+	gap := time.Duration(math.MaxInt64)
+	for i := 1; i < len(sends); i++ {
+		gap = min(gap, sends[i].Sub(sends[i-1]))
+	}
+	if p := t.pace(); gap <= p*3/2 {
+		return false
+	}
+	t.refill = min(gap, t.c.MaxRTO)
+	return true
 }
 
 // startPaced switches the host to paced probing at now: one probe per
@@ -179,6 +217,7 @@ func (t *hostTiming) pace() time.Duration {
 func (t *hostTiming) startPaced(now time.Time, again bool) {
 	p := t.pace()
 	t.floor = p
+	t.paceStart = now
 	first := now
 	if again {
 		first = now.Add(p)

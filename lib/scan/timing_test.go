@@ -134,3 +134,45 @@ func TestTimingPacedStart(t *testing.T) {
 		t.Fatalf("further round waits %v, want %v", ht.next.Sub(now), pace)
 	}
 }
+
+// TestTimingSlowRefill: errors a pace apart (or a silent port more)
+// leave the pace alone; errors two paces apart make it the gap.
+func TestTimingSlowRefill(t *testing.T) {
+	c := DefaultTiming()
+	c.SilentPace = time.Second
+	start := time.Unix(100, 0)
+	at := func(ms ...int) []time.Time {
+		var ts []time.Time
+		for _, m := range ms {
+			ts = append(ts, start.Add(time.Duration(m)*time.Millisecond))
+		}
+		return ts
+	}
+	for _, tc := range []struct {
+		name  string
+		erred int // ms from start of the last error before the round
+		sends []time.Time
+		slow  bool
+	}{
+		{"at the pace", -1000, at(0, 1000, 2200, 3200), false},
+		{"one error", -1000, at(0), false},
+		{"one error, two paces late", -1000, at(1000), true},
+		{"every two seconds", -1000, at(1000, 3000, 5000), true},
+		{"round started late", -3000, at(0), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ht := newHostTiming(&c, 512, start)
+			ht.erred = start.Add(time.Duration(tc.erred) * time.Millisecond)
+			ht.paceStart = start
+			if got := ht.slowRefill(tc.sends, true); got != tc.slow {
+				t.Fatalf("slowRefill = %v, want %v", got, tc.slow)
+			}
+			if tc.slow && ht.pace() < 2*time.Second {
+				t.Errorf("pace %v after errors two seconds apart", ht.pace())
+			}
+			if !tc.slow && ht.pace() != c.SilentPace {
+				t.Errorf("pace %v, want %v", ht.pace(), c.SilentPace)
+			}
+		})
+	}
+}

@@ -260,3 +260,65 @@ func TestUDPICMPRateLimit(t *testing.T) {
 		t.Errorf("%d probes sent, want at most %d (%+v)", stats.Probes, limit, stats)
 	}
 }
+
+// TestUDPSlowICMPRateLimit scans lab hosts whose kernels send one port
+// unreachable every two seconds (net.ipv4.icmp_ratelimit=2000), twice
+// as slowly as the pace probe assumes: the first paced round asks many
+// closed ports before the host has an error to send, finds the errors
+// it does get two seconds apart, and a further round at that pace must
+// set those ports right.
+func TestUDPSlowICMPRateLimit(t *testing.T) {
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("nft not installed (CI installs nftables)")
+	}
+	specs := make([]labnet.HostSpec, 4)
+	for i := range specs {
+		specs[i] = labnet.HostSpec{Rules: "udp dport 7015 drop", UDPEcho: []uint16{7003, 7011},
+			Sysctls: map[string]string{"net.ipv4.icmp_ratelimit": "2000"}}
+	}
+	hosts := labnet.Lab(t, specs...)
+	var targets []string
+	for _, h := range hosts {
+		targets = append(targets, h.Addr.String())
+	}
+	var buf bytes.Buffer
+	o := scan.Options{
+		Targets: targets, Ports: "7000-7015", NoPing: true, NoDNS: true, AllStates: true,
+		Method: "udp", Methods: methods.List(), Out: event.NewWriter(&buf),
+		Concurrency: 512, Retries: 10, Timeout: time.Second, // probe's defaults
+	}
+	cfg, err := scan.Setup(context.Background(), o)
+	if err != nil {
+		t.Fatalf("setup: %v", err)
+	}
+	if _, err := scan.Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var ev struct {
+			Type, IP, State, Reason string
+			Port                    uint16
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == "port" {
+			got[fmt.Sprintf("%s:%d", ev.IP, ev.Port)] = ev.State + "/" + ev.Reason
+		}
+	}
+	for _, addr := range targets {
+		for p := uint16(7000); p <= 7015; p++ {
+			want := "closed/port-unreach"
+			switch p {
+			case 7003, 7011:
+				want = "open/udp-response"
+			case 7015:
+				want = "open|filtered/no-response"
+			}
+			if k := fmt.Sprintf("%s:%d", addr, p); got[k] != want {
+				t.Errorf("%s: %q, want %q", k, got[k], want)
+			}
+		}
+	}
+}
