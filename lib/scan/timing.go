@@ -30,10 +30,11 @@ type Timing struct {
 	// closed port looks open|filtered. Once a host has answered some
 	// port closed, its silent ports get no resends of their own but a
 	// paced round: one probe at a time, the first a SilentPace after the
-	// host's last answer, each further one a SilentPace after a probe
+	// host's last error, each further one a SilentPace after a probe
 	// that may have spent an error, or at once after one that stayed
 	// silent (it spent nothing). Every probe of the round so finds an
-	// error to spend, and its silence is final.
+	// error to spend; a silent port is asked once more at once (in case
+	// its probe came a little early), then its silence is final.
 	SilentPace time.Duration
 	// SilentRounds bounds those rounds per host. A further round follows
 	// only one in which a port judged silent answered late (the probe

@@ -68,9 +68,11 @@ func (m *Method) Start(ctx context.Context, sink scan.Sink) (scan.Session, error
 
 // Tune makes the engine ask the silent ports of a host that sends port
 // unreachables again, one at a time, at the pace of the kernel's ICMP
-// rate limit (Linux: one error a second, counted in jiffies; 30 ms of
-// room), instead of resending them before that budget refills; and it
-// drops the final wait, which only gives a connect's own SYN resend time.
+// rate limit (Linux: one error a second, counted in jiffies of up to
+// 10 ms; the engine adds the host's RTT variation, and a probe that
+// comes early is asked again at once), instead of resending them before
+// that budget refills; and it drops the final wait, which only gives a
+// connect's own SYN resend time.
 func Tune(t *scan.Timing) {
 	t.SilentPace = 1010 * time.Millisecond
 	t.SilentRounds = 3
