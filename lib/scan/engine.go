@@ -679,6 +679,9 @@ func (e *engine) silentRound(h *hostState) bool {
 	h.quiet, h.silenced, h.reask = 0, 0, -1
 	h.t.startPaced(time.Now(), again)
 	e.reprobe(h)
+	if !again {
+		e.likelyDroppedFirst(h)
+	}
 	// One try per port: a round's probe finds an error to spend, so
 	// silence means silence.
 	allowed := uint8(h.t.allowedRetries(e.p.retries))
@@ -688,6 +691,35 @@ func (e *engine) silentRound(h *hostState) bool {
 		}
 	}
 	return h.pending > 0
+}
+
+// likelyDroppedFirst moves to the front of the first paced round of h
+// the silent ports whose first probe went out before that of a port
+// that drew an error (the first probes follow h.perm): the host most
+// likely had an error to spend when they came, so they are likely
+// dropped. A dropped port asked early in the round costs its timeout;
+// asked last, it waits a refill of its own.
+func (e *engine) likelyDroppedFirst(h *hostState) {
+	closed := stateIndex(StateClosed)
+	pos := make([]int32, len(h.ports))
+	last := int32(-1)
+	for p := range len(h.ports) {
+		pi := h.perm.At(uint64(p))
+		pos[pi] = int32(p)
+		if h.flags[pi]&(fFinal|fError) == fFinal && h.res[pi].state == closed {
+			last = int32(p)
+		}
+	}
+	slices.SortStableFunc(h.retry, func(a, b int32) int {
+		ea, eb := pos[a] < last, pos[b] < last
+		switch {
+		case ea && !eb:
+			return -1
+		case eb && !ea:
+			return 1
+		}
+		return 0
+	})
 }
 
 // pacedFinal reports whether the expired probe x is the last try of its

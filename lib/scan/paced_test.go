@@ -36,6 +36,10 @@ type limited struct {
 type bucketHost struct {
 	tokens float64
 	last   time.Time
+	// sends are the ports probed, in order; erred says which drew an
+	// error.
+	sends []uint16
+	erred []bool
 }
 
 func (l *limited) Proto() ports.Proto { return ports.UDP }
@@ -52,6 +56,13 @@ func (l *limited) Send(p Probe) (Result, bool) {
 	defer l.mu.Unlock()
 	l.probes++
 	port := p.Dst.Port()
+	h := l.hosts[p.Dst.Addr()]
+	if h == nil {
+		h = &bucketHost{tokens: l.burst, last: now}
+		l.hosts[p.Dst.Addr()] = h
+	}
+	h.sends = append(h.sends, port)
+	h.erred = append(h.erred, false)
 	if l.drop[port] {
 		return Result{}, false
 	}
@@ -61,17 +72,13 @@ func (l *limited) Send(p Probe) (Result, bool) {
 	}
 	r := Result{State: StateOpen, Reason: "udp-response"}
 	if !l.open[port] {
-		h := l.hosts[p.Dst.Addr()]
-		if h == nil {
-			h = &bucketHost{tokens: l.burst, last: now}
-			l.hosts[p.Dst.Addr()] = h
-		}
 		h.tokens = min(l.burst, h.tokens+float64(now.Sub(h.last))/float64(l.refill))
 		h.last = now
 		if h.tokens < 1 {
 			return Result{}, false // the host's budget is spent: silence
 		}
 		h.tokens--
+		h.erred[len(h.erred)-1] = true
 		l.closed++
 		r = Result{State: StateClosed, Reason: ReasonPortUnreach, RTT: delay}
 	}
@@ -163,10 +170,43 @@ func TestPacedRoundsExact(t *testing.T) {
 			if wrong > 0 {
 				t.Errorf("%d of %d ports wrong (%d probes)", wrong, 4*21, l.probes)
 			}
+			if tc.slowFrom != 0 {
+				return
+			}
 			// Steady, a port silent in the first probes is asked once at
 			// the pace, the dropped one twice: under two probes a port.
-			if tc.slowFrom == 0 && l.probes > 2*4*21 {
+			if l.probes > 2*4*21 {
 				t.Errorf("%d probes for %d ports", l.probes, 4*21)
+			}
+			// A dropped port whose first probe went before that of a port
+			// that drew an error is asked first in the paced round.
+			early := 0
+			for addr, h := range l.hosts {
+				seen := map[uint16]bool{}
+				round, lastErr, dropAt := -1, -1, -1
+				for i, port := range h.sends {
+					if seen[port] {
+						round = i
+						break
+					}
+					seen[port] = true
+					if h.erred[i] {
+						lastErr = i
+					}
+					if l.drop[port] {
+						dropAt = i
+					}
+				}
+				if dropAt < 0 || dropAt > lastErr || round < 0 {
+					continue
+				}
+				early++
+				if !l.drop[h.sends[round]] {
+					t.Errorf("%s: paced round starts with port %d, want the dropped port (first probes %v)", addr, h.sends[round], h.sends[:round])
+				}
+			}
+			if early == 0 {
+				t.Errorf("no host had its dropped port probed before its last error: the test proves nothing")
 			}
 		})
 	}
