@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 )
@@ -131,9 +132,12 @@ type hostState struct {
 	// again (Timing.SilentPace); paced is set while one runs.
 	silentRounds int
 	paced        bool
-	// quiet counts the probes of a paced round that went unanswered
-	// since the last that was answered.
-	quiet int
+	// quiet counts the ports of a paced round that stayed silent since
+	// the last that answered; silenced counts all those of the round.
+	quiet, silenced int
+	// reask is the port a paced round asks a second time, at once after
+	// its first silence (-1: none yet).
+	reask int32
 	// reasons is the engine's reason table as of the host's finish.
 	reasons []string
 }
@@ -330,6 +334,11 @@ func (e *engine) sender(ctx context.Context) {
 // carryExpiry asks the method for a last answer to an expired probe and
 // settles the port.
 func (e *engine) carryExpiry(x expiry) {
+	if !x.dead && e.p.timing.SilentPace > 0 && e.p.mode == modePorts {
+		e.mu.Lock()
+		x.final = e.pacedFinal(x)
+		e.mu.Unlock()
+	}
 	dst := netip.AddrPortFrom(x.h.addr, x.h.ports[x.pi])
 	r, ok := e.sess.Expire(Probe{Dst: dst, Try: x.try}, x.final)
 	e.mu.Lock()
@@ -347,9 +356,22 @@ func (e *engine) carryExpiry(x expiry) {
 		e.queueRetry(x.h, x.pi)
 	}
 	if x.h.paced && !x.h.done && !x.dead && (!ok || r.Reason == ReasonNoResponse) {
-		x.h.quiet++
-		if x.h.quiet >= maxQuiet {
-			e.endRound(x.h)
+		// The probe found an error to spend and spent none: the next
+		// probe may go at once. The port is asked once more at once
+		// (in case the probe came a little early for the host's
+		// budget), then it is silent.
+		if x.h.flight == 0 {
+			x.h.t.next = time.Now()
+		}
+		if x.final {
+			x.h.silenced++
+			x.h.quiet++
+			if x.h.quiet >= maxQuiet {
+				e.endRound(x.h)
+			}
+		} else if n := len(x.h.retry); n > 0 && x.h.retry[n-1] == int32(x.pi) {
+			copy(x.h.retry[1:], x.h.retry[:n-1])
+			x.h.retry[0] = int32(x.pi)
 		}
 	}
 	e.check(x.h)
@@ -690,22 +712,39 @@ func (e *engine) check(h *hostState) {
 }
 
 // silentRound starts a paced round that asks the silent ports of h
-// again, one try each, no faster than Timing.SilentPace, when h answered
+// again, one try each, at the pace of Timing.SilentPace, when h answered
 // some port closed (so it sends errors) and the method asks for such
-// rounds; a further round only follows one that recovered a port. It
-// reports whether a round started.
+// rounds; a further round only follows one in which a port judged
+// silent answered late, or whose errors came further apart than the pace
+// (hostTiming.slowRefill). It reports whether a round started.
 func (e *engine) silentRound(h *hostState) bool {
 	c := e.p.timing
-	if c.SilentPace <= 0 || !h.refused || h.silentRounds >= c.SilentRounds ||
-		(h.paced && h.recovered == 0) || !e.hasNoResponse(h) {
+	if c.SilentPace <= 0 || !h.refused || h.silentRounds >= c.SilentRounds || !e.hasNoResponse(h) {
 		return false
 	}
+	if h.paced && !e.heardLate(h) && !h.t.slowRefill(e.erredSends(h), h.silentRounds == 1) {
+		return false
+	}
+	if h.paced {
+		// The late answers came after the timeout their probes had:
+		// wait twice the slowest round trip of the host from now on.
+		slowest := float32(0)
+		for pi := range h.flags {
+			if h.flags[pi]&(fFinal|fError) == fFinal {
+				slowest = max(slowest, h.res[pi].rtt)
+			}
+		}
+		h.t.waitAtLeast(2 * time.Duration(float64(slowest)*float64(time.Millisecond)))
+	}
+	again := h.paced
 	h.silentRounds++
 	h.paced = true
-	h.quiet = 0
-	h.t.floor = c.SilentPace
-	h.t.next = time.Now().Add(c.SilentPace)
+	h.quiet, h.silenced, h.reask = 0, 0, -1
+	h.t.startPaced(time.Now(), again)
 	e.reprobe(h)
+	if !again {
+		e.likelyDroppedFirst(h)
+	}
 	// One try per port: a round's probe finds an error to spend, so
 	// silence means silence.
 	allowed := uint8(h.t.allowedRetries(e.p.retries))
@@ -715,6 +754,87 @@ func (e *engine) silentRound(h *hostState) bool {
 		}
 	}
 	return h.pending > 0
+}
+
+// likelyDroppedFirst moves to the front of the first paced round of h
+// the silent ports whose first probe went out before that of a port
+// that drew an error (the first probes follow h.perm): the host most
+// likely had an error to spend when they came, so they are likely
+// dropped. A dropped port asked early in the round costs its timeout;
+// asked last, it waits a refill of its own.
+func (e *engine) likelyDroppedFirst(h *hostState) {
+	closed := stateIndex(StateClosed)
+	pos := make([]int32, len(h.ports))
+	last := int32(-1)
+	for p := range len(h.ports) {
+		pi := h.perm.At(uint64(p))
+		pos[pi] = int32(p)
+		if h.flags[pi]&(fFinal|fError) == fFinal && h.res[pi].state == closed {
+			last = int32(p)
+		}
+	}
+	slices.SortStableFunc(h.retry, func(a, b int32) int {
+		ea, eb := pos[a] < last, pos[b] < last
+		switch {
+		case ea && !eb:
+			return -1
+		case eb && !ea:
+			return 1
+		}
+		return 0
+	})
+}
+
+// pacedFinal reports whether the expired probe x is the last try of its
+// port when the method asks for paced rounds. Before a round, on a host
+// that answered some port closed, a silent probe gets no resend of its
+// own (it would only find the host's error budget spent): its port waits
+// for the round. In a round, a port's first silent probe is asked again
+// at once (unless resends are off), the second is final.
+func (e *engine) pacedFinal(x expiry) bool {
+	h, c := x.h, e.p.timing
+	switch {
+	case h.done:
+		return x.final
+	case !h.paced:
+		return x.final || (h.refused && h.silentRounds < c.SilentRounds)
+	case x.final && e.p.retries > 0 && h.reask != int32(x.pi):
+		h.reask = int32(x.pi)
+		return false
+	}
+	return x.final
+}
+
+// erredSends returns, in order, when the probes of the current paced
+// round of h that drew an error were sent.
+func (e *engine) erredSends(h *hostState) []time.Time {
+	closed := stateIndex(StateClosed)
+	wait := h.t.timeout(true) // every probe of a round is a last try
+	var sends []time.Time
+	for pi := range h.flags {
+		if h.flags[pi]&(fFinal|fError) != fFinal || h.res[pi].state != closed {
+			continue
+		}
+		if at := e.epoch.Add(time.Duration(h.deadline[pi]) - wait); !at.Before(h.t.paceStart) {
+			sends = append(sends, at)
+		}
+	}
+	slices.SortFunc(sends, time.Time.Compare)
+	return sends
+}
+
+// heardLate reports whether a port that the paced round of h judged
+// silent answered after all: the probe sent at once after it then found
+// the host's errors spent, so the round's silence is in doubt.
+func (e *engine) heardLate(h *hostState) bool {
+	noResp := e.reason(ReasonNoResponse)
+	still := 0
+	for pi := range h.flags {
+		if h.flags[pi]&(fFinal|fReprobed|fError) == fFinal|fReprobed && h.res[pi].reason == noResp {
+			still++
+		}
+	}
+	return h.silenced > still
 }
 
 // maxQuiet is how many probes of a paced round may go unanswered in a
@@ -732,7 +852,7 @@ func (e *engine) endRound(h *hostState) {
 			h.pending--
 		}
 	}
-	h.recovered = 0 // no further round
+	h.recovered, h.silenced = 0, 0 // no further round
 }
 
 // hasNoResponse reports whether some port of h went unanswered.

@@ -1,6 +1,9 @@
 package scan
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Timing holds the defaults of the engine's per-host timing, in the
 // spirit of Nmap's: round-trip times measured per host give its timeout
@@ -20,15 +23,24 @@ type Timing struct {
 	// drops probes sent faster.
 	MaxDelay time.Duration
 	InitCwnd float64
-	// SilentPace, when set, is how fast the engine asks again, per host,
-	// the ports that stayed silent on a host that answers closed ports:
-	// no faster than the host's kernel refills its ICMP error budget
-	// (Linux: one error a second towards a given address), so each
-	// probe of such a round finds an error to spend. A UDP scan sets it;
-	// without it a rate-limited closed port looks open|filtered.
+	// SilentPace, when set, is how long a host takes to earn the right
+	// to send one more error (Linux: one ICMP error a second towards a
+	// given address, after a burst of six; net.ipv4.icmp_ratelimit),
+	// with a little room. A UDP scan sets it; without it a rate-limited
+	// closed port looks open|filtered. Once a host has answered some
+	// port closed, its silent ports get no resends of their own but a
+	// paced round: one probe at a time, the first a SilentPace after the
+	// host's last error, each further one a SilentPace after a probe
+	// that may have spent an error, or at once after one that stayed
+	// silent (it spent nothing). Every probe of the round so finds an
+	// error to spend; a silent port is asked once more at once (in case
+	// its probe came a little early), then its silence is final.
 	SilentPace time.Duration
-	// SilentRounds bounds those rounds per host; a round that recovers
-	// no port ends them.
+	// SilentRounds bounds those rounds per host. A further round follows
+	// only one in which a port judged silent answered late (the probe
+	// sent right after it found the host's budget spent), or whose
+	// errors came further apart than the pace (the host refills slower
+	// than assumed; the further round takes its pace from them).
 	SilentRounds int
 	// MinGap is the least time between two probes to one host
 	// (--max-host-rate), so a fragile device is never sent more than
@@ -84,6 +96,19 @@ type hostTiming struct {
 	// limit that neither a paced round nor --min-rate may cut short,
 	// where next may be moved.
 	gapNext time.Time
+	// heard is when the host last answered; erred when it last sent an
+	// answer with a measured round trip. The UDP method measures the
+	// round trip of ICMP errors only, which spend the host's
+	// rate-limited budget; its UDP replies cost nothing.
+	heard, erred time.Time
+	// least is the least timeout, raised when a paced round saw answers
+	// come later than the timeout of the time.
+	least time.Duration
+	// refill is the host's own refill time of its error budget, when a
+	// paced round found it slower than Timing.SilentPace; paceStart is
+	// when the current paced round started.
+	refill    time.Duration
+	paceStart time.Time
 
 	maxTry int // highest try of a port that was answered
 
@@ -114,10 +139,13 @@ func (t *hostTiming) seed(rtt time.Duration) {
 // rto is the time to wait for an answer to a probe.
 func (t *hostTiming) rto() time.Duration {
 	if t.samples == 0 {
-		return t.c.InitialRTO
+		return max(t.c.InitialRTO, min(t.least, t.c.MaxRTO))
 	}
-	return min(max(t.srtt+4*t.rttvar, t.c.MinRTO), t.c.MaxRTO)
+	return min(max(t.srtt+4*t.rttvar, t.c.MinRTO, t.least), t.c.MaxRTO)
 }
+
+// waitAtLeast makes the host's timeout at least d from now on.
+func (t *hostTiming) waitAtLeast(d time.Duration) { t.least = max(t.least, d) }
 
 // timeout is the time to wait for try number try of a port, last
 // telling whether no further try will follow.
@@ -157,6 +185,66 @@ func (t *hostTiming) sent(now time.Time) {
 	}
 }
 
+// pace is the least time between a probe that may spend one of the
+// host's rate-limited errors and the next probe of a paced round: the
+// refill time of its error budget, and the jitter of its round trips
+// (an error is spent when a probe arrives, not when it leaves).
+func (t *hostTiming) pace() time.Duration {
+	p := max(t.c.SilentPace, t.refill)
+	return p + min(t.rttvar, p/4)
+}
+
+// slowRefill judges the paced round that just ended from the send times
+// of its probes that drew an error (sorted), and for a first round that
+// started in time the host's last error before it: on a host that
+// refills as fast as the pace assumes, two of them follow each other a
+// pace apart (or a few silent probes more). When even the closest two
+// are half a pace further apart, the host refills slower: the round's
+// silent probes may have come before the host had an error to send.
+// Then the pace becomes that gap, and it reports true.
+func (t *hostTiming) slowRefill(sends []time.Time, first bool) bool {
+	if first && !t.erred.IsZero() && !t.paceStart.After(t.erred.Add(t.pace())) {
+		// The round's first probe went a pace after that error.
+		sends = append([]time.Time{t.erred}, sends...)
+	}
+	if len(sends) < 2 {
+		return false
+	}
+	gap := time.Duration(math.MaxInt64)
+	for i := 1; i < len(sends); i++ {
+		gap = min(gap, sends[i].Sub(sends[i-1]))
+	}
+	if p := t.pace(); gap <= p*3/2 {
+		return false
+	}
+	t.refill = min(gap, t.c.MaxRTO)
+	return true
+}
+
+// startPaced switches the host to paced probing at now: one probe per
+// pace, the first no earlier than a pace after its last error (its last
+// answer if no round trip was measured). A further round (again) waits a
+// pace from now: an answer to the last round's last probes may still be
+// on its way, its error spent.
+func (t *hostTiming) startPaced(now time.Time, again bool) {
+	p := t.pace()
+	t.floor = p
+	t.paceStart = now
+	first := now
+	if again {
+		first = now.Add(p)
+	}
+	last := t.erred
+	if last.IsZero() {
+		last = t.heard // no round trips measured: any answer may have cost
+	}
+	for _, at := range []time.Time{first, last.Add(p)} {
+		if at.After(t.next) {
+			t.next = at
+		}
+	}
+}
+
 // allowedRetries is how often an unanswered port may be probed again:
 // once, and as often as the host has needed so far for some port, up to
 // max.
@@ -191,6 +279,10 @@ func (t *hostTiming) late(rtt time.Duration) bool {
 // measured rtt. It reports whether the engine should slow down for the
 // host and probe its unanswered ports again.
 func (t *hostTiming) answered(try int, rtt time.Duration, now time.Time) (reprobe bool) {
+	t.heard = now
+	if rtt > 0 {
+		t.erred = now
+	}
 	late := t.late(rtt)
 	if rtt > 0 && !late {
 		t.sample(rtt)

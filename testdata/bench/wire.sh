@@ -7,7 +7,7 @@
 #
 #   bash testdata/bench/wire.sh [RUNS] [HOSTS]
 #
-# RUNS (default 3) runs per tool on W1 and W2, one on W3; HOSTS (default
+# RUNS (default 3) runs per tool on W1 and W2, W3_RUNS on W3; HOSTS (default
 # 64) lab hosts. Workloads:
 #   W1-lo    one host, all 65535 TCP ports, loopback of a fresh network
 #            namespace with 6 listeners (masscan cannot use loopback);
@@ -21,10 +21,18 @@
 # time, user+system CPU seconds and peak RSS (GNU time), accuracy
 # (found/true open, +false) and wall-time ratios to probe syn (or udp).
 # It installs nmap, masscan and jq with apt-get if they are missing.
+#
+# Environment: WORKLOADS (default "W1-lo W1-veth W2 W3") runs only the
+# workloads named, e.g. WORKLOADS=W3; TOOLS (default: all) only the
+# tools named, e.g. TOOLS="probe-udp nmap-sU"; W3_RUNS (default 1) runs
+# of W3 per tool. Before each W3 run the script waits 6 s, so that every
+# tool starts with the hosts' ICMP error budgets full (they refill one
+# error a second, up to six).
 set -euo pipefail
 
 die() { echo "wire.sh: $*" >&2; exit 1; }
 readonly LO_PORTS=(22 80 443 8080 31337 50000)
+readonly ALL_WORKLOADS="W1-lo W1-veth W2 W3"
 
 median() {
 	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
@@ -64,8 +72,12 @@ accuracy() {
 # measure WORKLOAD TOOL TRUTH CMD... runs CMD under GNU time, keeps its
 # output, and appends "workload tool wall cpu rss accuracy" to results.
 measure() {
-	local w=$1 tool=$2 truth=$3 i=$((++runno))
+	local w=$1 tool=$2 truth=$3 i
+	[[ " ${WORKLOADS:-$ALL_WORKLOADS} " == *" $w "* ]] || return 0
+	[[ -z ${TOOLS:-} || " $TOOLS " == *" $tool "* ]] || return 0
+	i=$((++runno))
 	shift 3
+	[[ $w != W3 ]] || sleep 6
 	local out="$tmp/out.$i" tf="$tmp/time.$i" got="$tmp/got.$i"
 	/usr/bin/time -f '%e %U %S %M' -o "$tf" "$@" >"$out" 2>"$tmp/err.$i" || {
 		echo "$w $tool: exit $? ($(head -c 300 "$tmp/err.$i"))" >&2
@@ -104,8 +116,12 @@ inner_lo() {
 }
 
 main() {
-	local runs=${1:-3} hosts=${2:-64}
+	local runs=${1:-3} hosts=${2:-64} w3runs=${W3_RUNS:-1} w
 	[[ $runs =~ ^[1-9][0-9]*$ && $hosts =~ ^[0-9]+$ ]] && ((hosts >= 1 && hosts <= 254)) || die "usage: wire.sh [RUNS] [HOSTS 1-254]"
+	[[ $w3runs =~ ^[1-9][0-9]*$ ]] || die "W3_RUNS must be a positive number, got '$w3runs'"
+	for w in ${WORKLOADS:-}; do
+		[[ " $ALL_WORKLOADS " == *" $w "* ]] || die "unknown workload '$w' in WORKLOADS (known: $ALL_WORKLOADS)"
+	done
 	((EUID == 0)) || die "run as root"
 	cd "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/../.."
 	ensure_pkg nmap nmap
@@ -116,12 +132,14 @@ main() {
 	tmp=$(mktemp -d "${TMPDIR:-/tmp}/picket-wire.XXXXXX")
 	lab=$tmp/lab
 	trap 'bash testdata/lab/hosts.sh down "$lab" 2>/dev/null || true; rm -rf "$tmp"' EXIT
-	go build -o "$tmp/probe" ./cmd/probe
+	CGO_ENABLED=0 go build -o "$tmp/probe" ./cmd/probe
 	go build -o "$tmp/listeners" ./testdata/bench/listeners
 	: >"$tmp/results"
 	echo "== machine: $(nproc) cpus, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg); $(nmap --version | head -n1); masscan $(masscan --version 2>/dev/null | grep -o 'version [0-9.]*')" >&2
 
-	unshare --net -- bash "$0" --inner-lo "$tmp" "$runs"
+	if [[ " ${WORKLOADS:-$ALL_WORKLOADS} " == *" W1-lo "* ]]; then
+		unshare --net -- bash "$0" --inner-lo "$tmp" "$runs"
+	fi
 
 	bash testdata/lab/hosts.sh up "$lab" "$hosts"
 	local x="bash testdata/lab/hosts.sh exec $lab" first=10.77.1.1 i
@@ -147,9 +165,11 @@ main() {
 		measure W2 nmap-sT "$tmp/truth.w2" $x nmap -sT -T4 -n -Pn --top-ports 1000 -iL "$lab/hosts.txt" -oG -
 		measure W2 masscan "$tmp/truth.w2" $x masscan -p"$(paste -sd, "$tmp/top")" -iL "$lab/hosts.txt" --rate 200000 --wait 2 --interface eth0 --router-ip $router -oL /dev/stdout
 	done
-	measure W3 probe-udp "$tmp/truth.w3" $x "$tmp/probe" -n -Pn -q --all-states --method udp -p "$udp" -iL "$lab/hosts.txt"
-	measure W3 nmap-sU "$tmp/truth.w3" $x nmap -sU -T4 -n -Pn -p "$udp" -iL "$lab/hosts.txt" -oG -
-	measure W3 masscan "$tmp/truth.w3" $x masscan -pU:"$udp" -iL "$lab/hosts.txt" --rate 200000 --wait 3 --interface eth0 --router-ip $router -oL /dev/stdout
+	for ((i = 1; i <= w3runs; i++)); do
+		measure W3 probe-udp "$tmp/truth.w3" $x "$tmp/probe" -n -Pn -q --all-states --method udp -p "$udp" -iL "$lab/hosts.txt"
+		measure W3 nmap-sU "$tmp/truth.w3" $x nmap -sU -T4 -n -Pn -p "$udp" -iL "$lab/hosts.txt" -oG -
+		measure W3 masscan "$tmp/truth.w3" $x masscan -pU:"$udp" -iL "$lab/hosts.txt" --rate 200000 --wait 3 --interface eth0 --router-ip $router -oL /dev/stdout
+	done
 
 	echo
 	echo "| workload | tool | wall s (median) | CPU s | peak RSS MiB | accuracy (every run) | wall vs probe |"

@@ -7,19 +7,23 @@
 //
 // Linux answers at most one closed UDP port per second and host (after
 // a burst of six; net.ipv4.icmp_ratelimit), so most closed ports of a
-// scan come back silent at first. The engine takes care of that: a port
-// that answers only a resent probe counts as a drop, so the engine slows
-// down for that host and asks its silent ports again; and a host that
-// answered some port closed has its still silent ports asked once more,
-// a probe per ICMP refill (Tune), before they are called open|filtered.
+// scan come back silent at first. The engine takes care of that (Tune):
+// once a host has answered some port closed, its silent ports are not
+// resent at once (the resends would find the host's budget spent) but
+// asked again in a paced round, one probe at a time, each when the host
+// has earned an error to send, so a silent probe of the round means a
+// silent port.
 //
 // Like syn, the method keeps no table of probes: the source port of a
 // probe is a keyed hash of its destination, and an answer or ICMP error
-// must come back to that port.
+// must come back to that port. The time a probe is sent rides in its IP
+// header (IPv4 identification, IPv6 flow label), which an ICMP error
+// quotes back, so errors give the engine round-trip times.
 package udp
 
 import (
 	"context"
+	"encoding/binary"
 	"net/netip"
 	"time"
 
@@ -63,11 +67,16 @@ func (m *Method) Start(ctx context.Context, sink scan.Sink) (scan.Session, error
 }
 
 // Tune makes the engine ask the silent ports of a host that sends port
-// unreachables again at the pace of the kernel's ICMP rate limit (one
-// error a second, with a tenth of room), for up to three rounds.
+// unreachables again, one at a time, at the pace of the kernel's ICMP
+// rate limit (Linux: one error a second, counted in jiffies of up to
+// 10 ms; the engine adds the host's RTT variation, and a probe that
+// comes early is asked again at once), instead of resending them before
+// that budget refills; and it drops the final wait, which only gives a
+// connect's own SYN resend time.
 func Tune(t *scan.Timing) {
-	t.SilentPace = 1100 * time.Millisecond
+	t.SilentPace = 1010 * time.Millisecond
 	t.SilentRounds = 3
+	t.FinalWait = 0
 }
 
 // Session is one scan's UDP prober.
@@ -103,7 +112,14 @@ func (s *Session) craft(f *raw.Frame, p scan.Probe) (netip.Addr, error) {
 		return dst, err
 	}
 	port := p.Dst.Port()
-	ip := f.IP(src, dst, raw.ProtoUDP, uint16(s.key.Sum(dst, port, uint32(p.Try))))
+	// The probe carries the time it is made where an ICMP error quotes
+	// it back: in the IPv4 identification (never 0, which the kernel
+	// would replace) or the IPv6 flow label.
+	stamp := max(raw.Stamp(time.Since(s.epoch).Nanoseconds()), 1)
+	ip := f.IP(src, dst, raw.ProtoUDP, stamp)
+	if !dst.Is4() {
+		f.IP6.FlowLabel = uint32(stamp)
+	}
 	f.UDP = layers.UDP{SrcPort: layers.UDPPort(s.sourcePort(dst, port)), DstPort: layers.UDPPort(port)}
 	if err := f.UDP.SetNetworkLayerForChecksum(ip); err != nil {
 		return dst, err
@@ -140,6 +156,9 @@ func (s *Session) receive(p *raw.Packet) {
 			return
 		}
 		r := scan.Result{State: scan.StateFiltered, Reason: reason, TTL: int(p.TTL)}
+		if stamp, ok := quotedStamp(p); ok {
+			r.RTT = time.Duration(raw.Since(stamp, time.Since(s.epoch).Nanoseconds()))
+		}
 		// Port unreachable from the target itself means nothing listens
 		// there; from a router on the way it is a filter.
 		if reason == scan.ReasonPortUnreach && p.Src == dst {
@@ -147,6 +166,24 @@ func (s *Session) receive(p *raw.Packet) {
 		}
 		s.sink(scan.Answer{Dst: netip.AddrPortFrom(dst, q.DstPort), Try: -1, Result: r})
 	}
+}
+
+// quotedStamp returns the send stamp of the probe an ICMP error quotes:
+// the identification of its IPv4 header or the flow label of its IPv6
+// header (craft puts it there).
+func quotedStamp(p *raw.Packet) (uint16, bool) {
+	b := p.Payload
+	if p.Proto == raw.ProtoICMPv6 {
+		// Four unused bytes, then the quoted header.
+		if len(b) < 8 || b[4]>>4 != 6 {
+			return 0, false
+		}
+		return binary.BigEndian.Uint16(b[6:8]), true
+	}
+	if len(b) < 6 || b[0]>>4 != 4 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint16(b[4:6]), true
 }
 
 // Expire calls a port that stayed silent through its last try

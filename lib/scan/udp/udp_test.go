@@ -65,6 +65,14 @@ func closedUDP(t *testing.T) uint16 {
 
 func udpScan(t *testing.T, ports string, targets ...string) (map[string]string, event.Stats) {
 	t.Helper()
+	got, _, stats := udpScanRTT(t, ports, targets...)
+	return got, stats
+}
+
+// udpScanRTT is udpScan that also returns each port's round-trip time
+// in milliseconds, where its event has one.
+func udpScanRTT(t *testing.T, ports string, targets ...string) (map[string]string, map[string]float64, event.Stats) {
+	t.Helper()
 	var buf bytes.Buffer
 	timing := scan.DefaultTiming()
 	timing.InitialRTO = 200 * time.Millisecond
@@ -82,11 +90,12 @@ func udpScan(t *testing.T, ports string, targets ...string) (map[string]string, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]string{}
+	got, rtts := map[string]string{}, map[string]float64{}
 	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
 		var ev struct {
 			Type, IP, Proto, State, Reason string
 			Port                           uint16
+			RTT                            float64 `json:"rtt_ms"`
 		}
 		if err := json.Unmarshal([]byte(line), &ev); err != nil {
 			t.Fatal(err)
@@ -95,10 +104,14 @@ func udpScan(t *testing.T, ports string, targets ...string) (map[string]string, 
 			if ev.Proto != "udp" {
 				t.Errorf("port event with proto %q", ev.Proto)
 			}
-			got[fmt.Sprintf("%s:%d", ev.IP, ev.Port)] = ev.State + "/" + ev.Reason
+			k := fmt.Sprintf("%s:%d", ev.IP, ev.Port)
+			got[k] = ev.State + "/" + ev.Reason
+			if ev.RTT != 0 {
+				rtts[k] = ev.RTT
+			}
 		}
 	}
-	return got, stats
+	return got, rtts, stats
 }
 
 func TestUDPStates(t *testing.T) {
@@ -107,7 +120,7 @@ func TestUDPStates(t *testing.T) {
 	quiet := silent(t, "127.0.0.1:0")
 	closed := closedUDP(t)
 	spec := fmt.Sprintf("%d,%d,%d,%d", open4, open6, quiet, closed)
-	got, stats := udpScan(t, spec, "127.0.0.1", "::1")
+	got, rtts, stats := udpScanRTT(t, spec, "127.0.0.1", "::1")
 	want := map[string]string{
 		fmt.Sprintf("127.0.0.1:%d", open4):  "open/udp-response",
 		fmt.Sprintf("::1:%d", open6):        "open/udp-response",
@@ -118,6 +131,13 @@ func TestUDPStates(t *testing.T) {
 	for k, w := range want {
 		if got[k] != w {
 			t.Errorf("%s: %q, want %q", k, got[k], w)
+		}
+	}
+	// A port unreachable quotes the probe's send stamp (IPv4
+	// identification, IPv6 flow label): closed ports have a round trip.
+	for _, k := range []string{fmt.Sprintf("127.0.0.1:%d", closed), fmt.Sprintf("::1:%d", closed)} {
+		if rtt, ok := rtts[k]; !ok || rtt <= 0 || rtt > 1000 {
+			t.Errorf("%s: rtt_ms %v (present %v), want a round trip under a second", k, rtt, ok)
 		}
 	}
 	if stats.Errors != 0 {
@@ -195,7 +215,8 @@ func TestUDPICMPRateLimit(t *testing.T) {
 	if err != nil {
 		t.Fatalf("setup: %v", err)
 	}
-	if _, err := scan.Run(context.Background(), cfg); err != nil {
+	stats, err := scan.Run(context.Background(), cfg)
+	if err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]string{}
@@ -229,5 +250,75 @@ func TestUDPICMPRateLimit(t *testing.T) {
 	}
 	if wrong > 0 {
 		t.Errorf("%d of %d ports wrong", wrong, 21*len(targets))
+	}
+	// No probe is wasted on a host whose error budget is spent: each
+	// port gets its first probe, and a port silent in it (about 11 of
+	// them after the burst of errors) is asked once in the paced round,
+	// a silent probe twice. Resending before the budget refills, as
+	// earlier versions did, sent about 2.5 probes a port.
+	if limit := uint64(len(targets)) * 21 * 2; stats.Probes > limit {
+		t.Errorf("%d probes sent, want at most %d (%+v)", stats.Probes, limit, stats)
+	}
+}
+
+// TestUDPSlowICMPRateLimit scans lab hosts whose kernels send one port
+// unreachable every two seconds (net.ipv4.icmp_ratelimit=2000), twice
+// as slowly as the pace probe assumes: the first paced round asks many
+// closed ports before the host has an error to send, finds the errors
+// it does get two seconds apart, and a further round at that pace must
+// set those ports right.
+func TestUDPSlowICMPRateLimit(t *testing.T) {
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("nft not installed (CI installs nftables)")
+	}
+	specs := make([]labnet.HostSpec, 4)
+	for i := range specs {
+		specs[i] = labnet.HostSpec{Rules: "udp dport 7015 drop", UDPEcho: []uint16{7003, 7011},
+			Sysctls: map[string]string{"net.ipv4.icmp_ratelimit": "2000"}}
+	}
+	hosts := labnet.Lab(t, specs...)
+	var targets []string
+	for _, h := range hosts {
+		targets = append(targets, h.Addr.String())
+	}
+	var buf bytes.Buffer
+	o := scan.Options{
+		Targets: targets, Ports: "7000-7015", NoPing: true, NoDNS: true, AllStates: true,
+		Method: "udp", Methods: methods.List(), Out: event.NewWriter(&buf),
+		Concurrency: 512, Retries: 10, Timeout: time.Second, // probe's defaults
+	}
+	cfg, err := scan.Setup(context.Background(), o)
+	if err != nil {
+		t.Fatalf("setup: %v", err)
+	}
+	if _, err := scan.Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var ev struct {
+			Type, IP, State, Reason string
+			Port                    uint16
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == "port" {
+			got[fmt.Sprintf("%s:%d", ev.IP, ev.Port)] = ev.State + "/" + ev.Reason
+		}
+	}
+	for _, addr := range targets {
+		for p := uint16(7000); p <= 7015; p++ {
+			want := "closed/port-unreach"
+			switch p {
+			case 7003, 7011:
+				want = "open/udp-response"
+			case 7015:
+				want = "open|filtered/no-response"
+			}
+			if k := fmt.Sprintf("%s:%d", addr, p); got[k] != want {
+				t.Errorf("%s: %q, want %q", k, got[k], want)
+			}
+		}
 	}
 }
