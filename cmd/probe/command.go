@@ -84,7 +84,7 @@ func flags() []cli.Flag {
 		&cli.Float64Flag{Name: "rate", Aliases: []string{"max-rate"}, Usage: "send at most `N` probes per second in all (0: no limit)"},
 		&cli.Float64Flag{Name: "min-rate", Usage: "send at least `N` probes per second in the port scan, past congestion control and --concurrency (0: no floor)"},
 		&cli.Float64Flag{Name: "max-host-rate", Usage: "send at most `N` probes per second to any one host (0: no limit)"},
-		&cli.IntFlag{Name: "concurrency", Value: 512, Usage: "keep at most `N` probes in flight"},
+		&cli.IntFlag{Name: "concurrency", Usage: "keep at most `N` probes in flight (default: 2048 with --method syn, 512 otherwise)"},
 		&cli.IntFlag{Name: "retries", Aliases: []string{"max-retries"}, Value: 10, Usage: "resend an unanswered probe up to `N` times (fewer while the host answers first tries)"},
 		&cli.DurationFlag{Name: "timeout", Aliases: []string{"initial-rtt-timeout"}, Value: time.Second, Usage: "wait `DURATION` for an answer until a host's round-trip time is measured"},
 		&cli.DurationFlag{Name: "min-rtt-timeout", Value: scan.DefaultTiming().MinRTO, Usage: "wait at least `DURATION` for an answer"},
@@ -140,6 +140,11 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 		// Privileged: ping as Nmap does as root.
 		discovery = methods.Ping(c.Bool("PP"))
 	}
+	// Unset is the method's default; set, it must be a count.
+	concurrency := c.Int("concurrency")
+	if c.IsSet("concurrency") && concurrency < 1 {
+		return app.Usagef("bad --concurrency %d: must be at least 1", concurrency)
+	}
 	opts := scan.Options{
 		Targets:      targets,
 		InputList:    inputList,
@@ -159,7 +164,7 @@ func action(ctx context.Context, c *cli.Context, env *app.Env) error {
 		Methods:      methods.List(),
 		NoPing:       c.Bool("Pn"),
 		NoDNS:        c.Bool("n"),
-		Concurrency:  c.Int("concurrency"),
+		Concurrency:  concurrency,
 		Rate:         c.Float64("rate"),
 		MinRate:      c.Float64("min-rate"),
 		MaxHostRate:  c.Float64("max-host-rate"),

@@ -165,4 +165,12 @@ type MethodSpec struct {
 	// Timing given whole in Options): a raw SYN needs no FinalWait, which
 	// exists for the kernel's own SYN resend under connect.
 	Tune func(*Timing)
+	// Concurrency is the method's default of probes in flight, 0 for
+	// DefaultConcurrency. A stateless raw method holds no socket per
+	// probe and keeps the kernel busy only with more in flight.
+	Concurrency int
 }
+
+// DefaultConcurrency is the probes in flight of a method that names no
+// default of its own.
+const DefaultConcurrency = 512

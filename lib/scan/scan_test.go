@@ -399,7 +399,7 @@ func TestSetupRejectsBadInput(t *testing.T) {
 		{"ports and top", func(o *scan.Options) { o.TopPorts = 10 }, "bad TopPorts 10: cannot be used with a port spec", true},
 		{"no targets", func(o *scan.Options) { o.Targets = nil }, "no targets", true},
 		{"bad target", func(o *scan.Options) { o.Targets = []string{"10.0.0.300"} }, "argument 1", true},
-		{"zero concurrency", func(o *scan.Options) { o.Concurrency = 0 }, "bad Concurrency 0", true},
+		{"negative concurrency", func(o *scan.Options) { o.Concurrency = -1 }, "bad Concurrency -1", true},
 		{"zero timeout", func(o *scan.Options) { o.Timing = nil; o.Timeout = 0 }, "bad Timeout 0s", true},
 		{"too large", func(o *scan.Options) { o.Targets = []string{"2001:db8::/66"}; o.Ports = "-" }, "too large to scan", true},
 		{"everything excluded ports", func(o *scan.Options) { o.ExcludePorts = "1-100" }, "no ports left", true},

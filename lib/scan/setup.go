@@ -57,7 +57,7 @@ type Options struct {
 	ResolveAll, IPv6 bool
 	NoDNS            bool // no reverse DNS
 
-	Concurrency int
+	Concurrency int // probes in flight; 0 is the method's default
 	Rate        float64
 	// MinRate is the least probes per second of the port scan
 	// (Nmap's --min-rate): it sends past the hosts' congestion windows
@@ -158,7 +158,12 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 		}
 		timing.FinalWait = min(timing.FinalWait, timing.MaxRTO)
 	}
-	if o.Concurrency < 1 {
+	switch {
+	case o.Concurrency == 0 && spec.Concurrency > 0:
+		o.Concurrency = spec.Concurrency
+	case o.Concurrency == 0:
+		o.Concurrency = DefaultConcurrency
+	case o.Concurrency < 1:
 		return Config{}, badOption("Concurrency", o.Concurrency, "must be at least 1")
 	}
 	if limit := fdLimit(); o.Concurrency > limit {

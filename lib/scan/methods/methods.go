@@ -21,7 +21,7 @@ func List() []scan.MethodSpec {
 	return []scan.MethodSpec{
 		{Name: "connect", Proto: ports.TCP, New: connect.New,
 			Doc: "a full TCP handshake through the kernel; needs no privileges"},
-		{Name: "syn", Proto: ports.TCP, New: syn.New, Tune: syn.Tune,
+		{Name: "syn", Proto: ports.TCP, New: syn.New, Tune: syn.Tune, Concurrency: 2048,
 			Doc: "a raw SYN, answered by SYN-ACK (open) or reset (closed), read statelessly; needs CAP_NET_RAW"},
 		{Name: "udp", Proto: ports.UDP, New: udp.New, Tune: udp.Tune,
 			Doc: "a UDP datagram with a request of the port's protocol where known; answer open, ICMP port unreachable closed, silence open|filtered; needs CAP_NET_RAW"},
