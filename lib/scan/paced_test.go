@@ -112,9 +112,16 @@ func TestPacedRoundsExact(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		slowFrom time.Duration // after the scan starts; 0: never
+		// minRTO is the least wait for an answer. Steady, it is far
+		// above the answers' 1 ms, so that a loaded machine (CI runs
+		// packages side by side) does not make a prompt answer late
+		// and the first pass leaves only the dropped port silent;
+		// slower mid-round, it is below the slow answers' 60 ms, which
+		// must come late.
+		minRTO time.Duration
 	}{
-		{"steady", 0},
-		{"slower mid-round", 900 * time.Millisecond},
+		{"steady", 0, 150 * time.Millisecond},
+		{"slower mid-round", 900 * time.Millisecond, 20 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := &limited{
@@ -125,8 +132,8 @@ func TestPacedRoundsExact(t *testing.T) {
 			cfg, buf := testConfig(t, l, "U:1-21", "192.0.2.1-4")
 			cfg.AllStates = true
 			timing := DefaultTiming()
-			timing.InitialRTO = 100 * time.Millisecond
-			timing.MinRTO = 20 * time.Millisecond
+			timing.InitialRTO = max(100*time.Millisecond, 2*tc.minRTO)
+			timing.MinRTO = tc.minRTO
 			timing.FinalWait = 0
 			timing.SilentPace = 220 * time.Millisecond
 			timing.SilentRounds = 3
