@@ -17,15 +17,18 @@ import (
 func TestMaxHostRateOnTheWire(t *testing.T) {
 	labnet.Require(t)
 	hosts := labnet.Lab(t, labnet.HostSpec{Rules: "tcp dport 1-65535 drop"}, labnet.HostSpec{Rules: "tcp dport 1-65535 drop"})
+	// A sample holds the counters and the times before and after they
+	// were read, so a window is judged by the longest span it can have.
 	type sample struct {
-		at time.Time
-		n  [2]int
+		from, to time.Time
+		n        [2]int
 	}
 	read := func() sample {
-		s := sample{at: time.Now()}
+		s := sample{from: time.Now()}
 		for i, h := range hosts {
 			s.n[i] = h.Counter(t, "Ip", "InReceives")
 		}
+		s.to = time.Now()
 		return s
 	}
 	base := read()
@@ -42,10 +45,10 @@ func TestMaxHostRateOnTheWire(t *testing.T) {
 	const limit = 40*0.1 + 1
 	both := 0 // windows in which both hosts got a probe
 	for i := range samples {
-		for j := i + 1; j < len(samples) && samples[j].at.Sub(samples[i].at) <= 100*time.Millisecond; j++ {
+		for j := i + 1; j < len(samples) && samples[j].to.Sub(samples[i].from) <= 100*time.Millisecond; j++ {
 			a, b := samples[j].n[0]-samples[i].n[0], samples[j].n[1]-samples[i].n[1]
 			if a > limit || b > limit {
-				t.Fatalf("%d and %d packets reached the hosts within %v, want at most %d each", a, b, samples[j].at.Sub(samples[i].at), int(limit))
+				t.Fatalf("%d and %d packets reached the hosts within %v, want at most %d each", a, b, samples[j].to.Sub(samples[i].from), int(limit))
 			}
 			if a > 0 && b > 0 {
 				both++

@@ -40,6 +40,7 @@ type bucketHost struct {
 	// error.
 	sends []uint16
 	erred []bool
+	at    []time.Time
 }
 
 func (l *limited) Proto() ports.Proto { return ports.UDP }
@@ -63,6 +64,7 @@ func (l *limited) Send(p Probe) (Result, bool) {
 	}
 	h.sends = append(h.sends, port)
 	h.erred = append(h.erred, false)
+	h.at = append(h.at, now)
 	if l.drop[port] {
 		return Result{}, false
 	}
@@ -186,8 +188,12 @@ func TestPacedRoundsExact(t *testing.T) {
 				t.Errorf("%d probes for %d ports", l.probes, 4*21)
 			}
 			// A dropped port whose first probe went before that of a port
-			// that drew an error is asked first in the paced round.
-			early := 0
+			// that drew an error is asked first in the paced round. That
+			// holds when the host's first probes all went within one
+			// refill; a loaded machine (the race detector, packages
+			// tested side by side) can spread them wider, and a refill in
+			// their midst changes which silence means what.
+			early, spread := 0, 0
 			for addr, h := range l.hosts {
 				seen := map[uint16]bool{}
 				round, lastErr, dropAt := -1, -1, -1
@@ -207,12 +213,19 @@ func TestPacedRoundsExact(t *testing.T) {
 				if dropAt < 0 || dropAt > lastErr || round < 0 {
 					continue
 				}
+				if h.at[round-1].Sub(h.at[0]) >= l.refill {
+					spread++
+					continue
+				}
 				early++
 				if !l.drop[h.sends[round]] {
 					t.Errorf("%s: paced round starts with port %d, want the dropped port (first probes %v)", addr, h.sends[round], h.sends[:round])
 				}
 			}
-			if early == 0 {
+			switch {
+			case early == 0 && spread > 0:
+				t.Logf("the first probes of %d hosts took longer than a refill: the order of the paced round was not judged", spread)
+			case early == 0:
 				t.Errorf("no host had its dropped port probed before its last error: the test proves nothing")
 			}
 		})
