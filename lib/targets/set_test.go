@@ -246,7 +246,7 @@ func TestBuildErrors(t *testing.T) {
 		is      error
 	}{
 		{name: "nothing resolves", targets: []string{"nosuch.invalid", "nosuch.invalid/24", "other.invalid"},
-			want: "no targets to scan: no target name resolved (3 tried)", is: ErrNoTargets},
+			want: `no targets to scan: no target name resolved (3 tried): argument 1: resolve "nosuch.invalid": lookup nosuch.invalid: no such host; 2 more`, is: ErrNoTargets},
 		{name: "bad target", targets: []string{"10.0.0.1", "10.0.0.300"},
 			want: `argument 2: bad target "10.0.0.300": octet 4 value 300 is over 255`},
 		{name: "bad exclusion", targets: []string{"10.0.0.1"}, exclude: []string{"10.0.0.0/33"},

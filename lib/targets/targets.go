@@ -155,21 +155,22 @@ func Build(ctx context.Context, c Config) (*Set, error) {
 		return nil, fmt.Errorf("build exclusions: %w", err)
 	}
 
-	unresolved := 0
+	// Names that do not resolve are warned about once the list is known
+	// to hold something else; when nothing resolved, the error alone
+	// names them, on one line.
+	var misses []string
 	for i, sp := range tspecs {
 		src := c.Targets[i]
 		b := block{spec: sp}
 		if sp.kind == KindName {
 			l := found[sp.name]
 			if l.err != nil {
-				warn(fmt.Sprintf("%s: resolve %q: %v", src.Where, sp.name, l.err))
-				unresolved++
+				misses = append(misses, fmt.Sprintf("%s: resolve %q: %v", src.Where, sp.name, l.err))
 				continue
 			}
 			addrs := pickAddrs(l.addrs, c.ResolveAll, c.IPv6)
 			if len(addrs) == 0 {
-				warn(fmt.Sprintf("%s: resolve %q: no IPv6 addresses", src.Where, sp.name))
-				unresolved++
+				misses = append(misses, fmt.Sprintf("%s: resolve %q: no IPv6 addresses", src.Where, sp.name))
 				continue
 			}
 			for _, a := range addrs {
@@ -187,8 +188,15 @@ func Build(ctx context.Context, c Config) (*Set, error) {
 			return nil, err
 		}
 	}
-	if len(s.blocks) == 0 && unresolved > 0 {
-		return nil, fmt.Errorf("%w: no target name resolved (%d tried)", ErrNoTargets, unresolved)
+	if len(s.blocks) == 0 && len(misses) > 0 {
+		more := ""
+		if len(misses) > 1 {
+			more = fmt.Sprintf("; %d more", len(misses)-1)
+		}
+		return nil, fmt.Errorf("%w: no target name resolved (%d tried): %s%s", ErrNoTargets, len(misses), misses[0], more)
+	}
+	for _, m := range misses {
+		warn(m)
 	}
 	return s, nil
 }
