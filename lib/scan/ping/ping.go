@@ -84,9 +84,8 @@ func (m *Method) Proto() ports.Proto { return ports.TCP }
 
 // Start opens the receive socket, then the raw sockets.
 func (m *Method) Start(ctx context.Context, sink scan.Sink) (scan.Session, error) {
-	s := &Session{ctx: ctx, sink: sink, key: raw.NewKey(), epoch: time.Now()}
-	var err error
-	if s.recv, s.send, err = raw.Open(ctx, sink, s.craft, s.receive); err != nil {
+	s := &Session{}
+	if err := s.Open(ctx, sink, s.craft, s.receive); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -94,27 +93,17 @@ func (m *Method) Start(ctx context.Context, sink scan.Sink) (scan.Session, error
 
 // Session is one scan's pinger.
 type Session struct {
-	ctx   context.Context
-	sink  scan.Sink
-	key   raw.Key
-	epoch time.Time
-	recv  *raw.Receiver
-	send  *raw.Sender
-	src   raw.Sources
+	raw.Base
 }
 
 // Send queues one probe of kind p.Dst.Port().
 func (s *Session) Send(p scan.Probe) (scan.Result, bool) {
-	if err := s.ctx.Err(); err != nil {
-		return scan.Result{Err: context.Cause(s.ctx)}, true
-	}
 	if p.Dst.Port() == KindTimestamp && !p.Dst.Addr().Unmap().Is4() {
 		// ICMPv6 has no timestamp request: nothing to send, nothing to
 		// learn.
 		return scan.Result{State: scan.StateFiltered, Reason: scan.ReasonNoResponse}, true
 	}
-	s.send.Send(p)
-	return scan.Result{}, false
+	return s.Queue(p)
 }
 
 // tcpPort is the TCP port a kind probes.
@@ -126,21 +115,21 @@ func tcpPort(kind uint16) uint16 {
 }
 
 // id is the 16-bit cookie of ICMP probes to dst.
-func (s *Session) id(dst netip.Addr) uint16 { return uint16(s.key.Sum(dst, 0, 7)) }
+func (s *Session) id(dst netip.Addr) uint16 { return uint16(s.Key.Sum(dst, 0, 7)) }
 
 // tcpCookie is the source port and the sequence (SYN) or
 // acknowledgement (ACK) number of a TCP probe of dst:port at stamp.
 func (s *Session) tcpCookie(dst netip.Addr, port, stamp uint16) (uint16, uint32) {
-	return raw.SourcePort(s.key.Sum(dst, port, 1<<31)), uint32(stamp)<<16 | uint32(s.key.Sum(dst, port, uint32(stamp))&0xffff)
+	return raw.SourcePort(s.Key.Sum(dst, port, 1<<31)), uint32(stamp)<<16 | uint32(s.Key.Sum(dst, port, uint32(stamp))&0xffff)
 }
 
 func (s *Session) craft(f *raw.Frame, p scan.Probe) (netip.Addr, error) {
 	dst := p.Dst.Addr().Unmap()
-	src, err := s.src.Source(dst)
+	src, err := s.Src.Source(dst)
 	if err != nil {
 		return dst, err
 	}
-	stamp := raw.Stamp(time.Since(s.epoch).Nanoseconds())
+	stamp := raw.Stamp(time.Since(s.Epoch).Nanoseconds())
 	kind := p.Dst.Port()
 	switch kind {
 	case KindEcho, KindTimestamp:
@@ -169,7 +158,7 @@ func (s *Session) craft(f *raw.Frame, p scan.Probe) (netip.Addr, error) {
 		if kind == KindSYN443 {
 			f.TCP.SYN, f.TCP.Seq = true, cookie
 		} else {
-			f.TCP.ACK, f.TCP.Ack, f.TCP.Seq = true, cookie, uint32(s.key.Sum(dst, port, 3))
+			f.TCP.ACK, f.TCP.Ack, f.TCP.Seq = true, cookie, uint32(s.Key.Sum(dst, port, 3))
 		}
 		if err := f.TCP.SetNetworkLayerForChecksum(ip); err != nil {
 			return dst, err
@@ -181,12 +170,12 @@ func (s *Session) craft(f *raw.Frame, p scan.Probe) (netip.Addr, error) {
 
 // up reports host src up through probe kind.
 func (s *Session) up(src netip.Addr, kind uint16, reason string, ttl uint8, stamp uint16, now int64) {
-	s.sink(scan.Answer{Dst: netip.AddrPortFrom(src, kind), Try: -1, Result: scan.Result{
+	s.Sink(scan.Answer{Dst: netip.AddrPortFrom(src, kind), Try: -1, Result: scan.Result{
 		State: scan.StateOpen, Reason: reason, TTL: int(ttl), RTT: time.Duration(raw.Since(stamp, now))}})
 }
 
 func (s *Session) receive(p *raw.Packet) {
-	now := time.Since(s.epoch).Nanoseconds()
+	now := time.Since(s.Epoch).Nanoseconds()
 	switch p.Proto {
 	case raw.ProtoICMP, raw.ProtoICMPv6:
 		if p.ICMPID != s.id(p.Src) {
@@ -234,9 +223,3 @@ func (s *Session) receive(p *raw.Packet) {
 
 // Expire has nothing to free.
 func (s *Session) Expire(scan.Probe, bool) (scan.Result, bool) { return scan.Result{}, false }
-
-// Close stops the receiver and closes the sockets.
-func (s *Session) Close() error {
-	s.send.Close()
-	return s.recv.Close()
-}

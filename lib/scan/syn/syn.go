@@ -50,9 +50,8 @@ func (m *Method) Proto() ports.Proto { return ports.TCP }
 // Start opens the receive socket first, then the raw sockets, and
 // starts the receiver.
 func (m *Method) Start(ctx context.Context, sink scan.Sink) (scan.Session, error) {
-	s := &Session{ctx: ctx, sink: sink, key: raw.NewKey(), epoch: time.Now()}
-	var err error
-	if s.recv, s.send, err = raw.Open(ctx, sink, s.craft, s.receive); err != nil {
+	s := &Session{}
+	if err := s.Open(ctx, sink, s.craft, s.receive); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -60,13 +59,7 @@ func (m *Method) Start(ctx context.Context, sink scan.Sink) (scan.Session, error
 
 // Session is one scan's SYN prober.
 type Session struct {
-	ctx   context.Context
-	sink  scan.Sink
-	key   raw.Key
-	epoch time.Time
-	recv  *raw.Receiver
-	send  *raw.Sender
-	src   raw.Sources
+	raw.Base
 }
 
 // mss is the MSS option every probe carries, as a real stack's SYN
@@ -76,22 +69,18 @@ var mss = []byte{0x05, 0xb4} // 1460
 // Send queues one SYN for the sender threads. Its outcome comes later
 // through the sink.
 func (s *Session) Send(p scan.Probe) (scan.Result, bool) {
-	if err := s.ctx.Err(); err != nil {
-		return scan.Result{Err: context.Cause(s.ctx)}, true
-	}
-	s.send.Send(p)
-	return scan.Result{}, false
+	return s.Queue(p)
 }
 
 // craft makes the SYN of probe p, stamped with the time it is made.
 func (s *Session) craft(f *raw.Frame, p scan.Probe) (netip.Addr, error) {
 	dst := p.Dst.Addr().Unmap()
-	src, err := s.src.Source(dst)
+	src, err := s.Src.Source(dst)
 	if err != nil {
 		return dst, err
 	}
 	port := p.Dst.Port()
-	sport, seq := s.cookie(dst, port, raw.Stamp(time.Since(s.epoch).Nanoseconds()))
+	sport, seq := s.cookie(dst, port, raw.Stamp(time.Since(s.Epoch).Nanoseconds()))
 	ip := f.IP(src, dst, raw.ProtoTCP, uint16(seq))
 	f.Opts[0] = layers.TCPOption{OptionType: layers.TCPOptionKindMSS, OptionLength: 4, OptionData: mss}
 	f.TCP = layers.TCP{SrcPort: layers.TCPPort(sport), DstPort: layers.TCPPort(port), Seq: seq,
@@ -107,8 +96,8 @@ func (s *Session) craft(f *raw.Frame, p scan.Probe) (netip.Addr, error) {
 // the sequence number the stamp and 16 bits of a keyed hash of the
 // destination and the stamp.
 func (s *Session) cookie(dst netip.Addr, port uint16, stamp uint16) (sport uint16, seq uint32) {
-	sport = raw.SourcePort(s.key.Sum(dst, port, 1<<31))
-	seq = uint32(stamp)<<16 | uint32(s.key.Sum(dst, port, uint32(stamp))&0xffff)
+	sport = raw.SourcePort(s.Key.Sum(dst, port, 1<<31))
+	seq = uint32(stamp)<<16 | uint32(s.Key.Sum(dst, port, uint32(stamp))&0xffff)
 	return sport, seq
 }
 
@@ -123,7 +112,7 @@ func (s *Session) check(target netip.Addr, port, sport uint16, seq uint32) (uint
 
 // receive handles one packet that passed the filter.
 func (s *Session) receive(p *raw.Packet) {
-	now := time.Since(s.epoch).Nanoseconds()
+	now := time.Since(s.Epoch).Nanoseconds()
 	switch p.Proto {
 	case raw.ProtoTCP:
 		if !p.ACK {
@@ -142,7 +131,7 @@ func (s *Session) receive(p *raw.Packet) {
 		default:
 			return
 		}
-		s.sink(scan.Answer{Dst: netip.AddrPortFrom(p.Src, p.SrcPort), Try: -1, Result: r})
+		s.Sink(scan.Answer{Dst: netip.AddrPortFrom(p.Src, p.SrcPort), Try: -1, Result: r})
 	case raw.ProtoICMP, raw.ProtoICMPv6:
 		q := p.Quoted
 		if !p.HasQuote || q.Proto != raw.ProtoTCP {
@@ -159,16 +148,9 @@ func (s *Session) receive(p *raw.Packet) {
 		}
 		r := scan.Result{State: scan.StateFiltered, Reason: reason, TTL: int(p.TTL),
 			RTT: time.Duration(raw.Since(stamp, now))}
-		s.sink(scan.Answer{Dst: netip.AddrPortFrom(dst, q.DstPort), Try: -1, Result: r})
+		s.Sink(scan.Answer{Dst: netip.AddrPortFrom(dst, q.DstPort), Try: -1, Result: r})
 	}
 }
 
 // Expire has nothing to free: the method keeps no state per probe.
 func (s *Session) Expire(scan.Probe, bool) (scan.Result, bool) { return scan.Result{}, false }
-
-// Close stops the receiver and closes the sockets. Nothing is sent after
-// it returns.
-func (s *Session) Close() error {
-	s.send.Close()
-	return s.recv.Close()
-}

@@ -58,9 +58,8 @@ func (m *Method) Proto() ports.Proto { return ports.UDP }
 
 // Start opens the receive socket, then the raw sockets.
 func (m *Method) Start(ctx context.Context, sink scan.Sink) (scan.Session, error) {
-	s := &Session{ctx: ctx, sink: sink, key: raw.NewKey(), epoch: time.Now()}
-	var err error
-	if s.recv, s.send, err = raw.Open(ctx, sink, s.craft, s.receive); err != nil {
+	s := &Session{}
+	if err := s.Open(ctx, sink, s.craft, s.receive); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -81,33 +80,23 @@ func Tune(t *scan.Timing) {
 
 // Session is one scan's UDP prober.
 type Session struct {
-	ctx   context.Context
-	sink  scan.Sink
-	key   raw.Key
-	epoch time.Time
-	recv  *raw.Receiver
-	send  *raw.Sender
-	src   raw.Sources
+	raw.Base
 }
 
 // Send queues one datagram. Its outcome comes later through the sink, or
 // from Expire.
 func (s *Session) Send(p scan.Probe) (scan.Result, bool) {
-	if err := s.ctx.Err(); err != nil {
-		return scan.Result{Err: context.Cause(s.ctx)}, true
-	}
-	s.send.Send(p)
-	return scan.Result{}, false
+	return s.Queue(p)
 }
 
 // sourcePort is the source port of every probe of dst:port.
 func (s *Session) sourcePort(dst netip.Addr, port uint16) uint16 {
-	return raw.SourcePort(s.key.Sum(dst, port, 1<<31))
+	return raw.SourcePort(s.Key.Sum(dst, port, 1<<31))
 }
 
 func (s *Session) craft(f *raw.Frame, p scan.Probe) (netip.Addr, error) {
 	dst := p.Dst.Addr().Unmap()
-	src, err := s.src.Source(dst)
+	src, err := s.Src.Source(dst)
 	if err != nil {
 		return dst, err
 	}
@@ -115,7 +104,7 @@ func (s *Session) craft(f *raw.Frame, p scan.Probe) (netip.Addr, error) {
 	// The probe carries the time it is made where an ICMP error quotes
 	// it back: in the IPv4 identification (never 0, which the kernel
 	// would replace) or the IPv6 flow label.
-	stamp := max(raw.Stamp(time.Since(s.epoch).Nanoseconds()), 1)
+	stamp := max(raw.Stamp(time.Since(s.Epoch).Nanoseconds()), 1)
 	ip := f.IP(src, dst, raw.ProtoUDP, stamp)
 	if !dst.Is4() {
 		f.IP6.FlowLabel = uint32(stamp)
@@ -139,7 +128,7 @@ func (s *Session) receive(p *raw.Packet) {
 			// source port is the cookie of its destination.
 			return
 		}
-		s.sink(scan.Answer{Dst: netip.AddrPortFrom(p.Src, p.SrcPort), Try: -1,
+		s.Sink(scan.Answer{Dst: netip.AddrPortFrom(p.Src, p.SrcPort), Try: -1,
 			Result: scan.Result{State: scan.StateOpen, Reason: ReasonUDPResponse, TTL: int(p.TTL)}})
 	case raw.ProtoICMP, raw.ProtoICMPv6:
 		q := p.Quoted
@@ -157,14 +146,14 @@ func (s *Session) receive(p *raw.Packet) {
 		}
 		r := scan.Result{State: scan.StateFiltered, Reason: reason, TTL: int(p.TTL)}
 		if stamp, ok := quotedStamp(p); ok {
-			r.RTT = time.Duration(raw.Since(stamp, time.Since(s.epoch).Nanoseconds()))
+			r.RTT = time.Duration(raw.Since(stamp, time.Since(s.Epoch).Nanoseconds()))
 		}
 		// Port unreachable from the target itself means nothing listens
 		// there; from a router on the way it is a filter.
 		if reason == scan.ReasonPortUnreach && p.Src == dst {
 			r.State = scan.StateClosed
 		}
-		s.sink(scan.Answer{Dst: netip.AddrPortFrom(dst, q.DstPort), Try: -1, Result: r})
+		s.Sink(scan.Answer{Dst: netip.AddrPortFrom(dst, q.DstPort), Try: -1, Result: r})
 	}
 }
 
@@ -194,10 +183,4 @@ func (s *Session) Expire(_ scan.Probe, final bool) (scan.Result, bool) {
 		return scan.Result{}, false
 	}
 	return scan.Result{State: scan.StateOpenFiltered, Reason: scan.ReasonNoResponse}, true
-}
-
-// Close stops the receiver and closes the sockets.
-func (s *Session) Close() error {
-	s.send.Close()
-	return s.recv.Close()
 }
