@@ -166,9 +166,11 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 	case o.Concurrency < 1:
 		return Config{}, badOption("Concurrency", o.Concurrency, "must be at least 1")
 	}
-	if limit := fdLimit(); o.Concurrency > limit {
-		o.Log.Warn(fmt.Sprintf("concurrency %d is over the file descriptors the open-file limit leaves free; using %d", o.Concurrency, limit))
-		o.Concurrency = limit
+	// The descriptors free now bound the probes in flight.
+	files := fdLimit()
+	if o.Concurrency > files {
+		o.Log.Warn(fmt.Sprintf("concurrency %d is over the file descriptors the open-file limit leaves free; using %d", o.Concurrency, files))
+		o.Concurrency = files
 	}
 	if o.Rate < 0 {
 		return Config{}, badOption("Rate", o.Rate, "must not be negative")
@@ -188,7 +190,7 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 	if o.Retries < 0 || o.Retries > 100 {
 		return Config{}, badOption("Retries", o.Retries, "must be 0 to 100")
 	}
-	method, err := spec.New(MethodConfig{Concurrency: o.Concurrency, Files: fdLimit()})
+	method, err := spec.New(MethodConfig{Concurrency: o.Concurrency, Files: files})
 	if err != nil {
 		return Config{}, fmt.Errorf("method %s: %w", spec.Name, err)
 	}
@@ -266,7 +268,7 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 		Concurrency: o.Concurrency,
 		Rate:        o.Rate,
 		MinRate:     o.MinRate,
-		MaxInFlight: max(o.Concurrency, fdLimit()),
+		MaxInFlight: max(o.Concurrency, files),
 		Retries:     o.Retries,
 		Timing:      &timing,
 		AllStates:   o.AllStates,
