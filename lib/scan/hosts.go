@@ -58,7 +58,6 @@ type upQueue struct {
 	hosts  []host // hosts[head:] wait for the port scan
 	head   int
 	limit  int
-	added  uint64
 	closed bool
 	// ready wakes the port scan (a host came, or discovery ended);
 	// room wakes discovery (the port scan took a host). Each holds one
@@ -81,7 +80,6 @@ func signal(c chan struct{}) {
 func (q *upQueue) add(h host) {
 	q.mu.Lock()
 	q.hosts = append(q.hosts, h)
-	q.added++
 	q.mu.Unlock()
 	signal(q.ready)
 }
@@ -92,13 +90,6 @@ func (q *upQueue) close() {
 	q.closed = true
 	q.mu.Unlock()
 	signal(q.ready)
-}
-
-// Len is the number of hosts added so far, for progress.
-func (q *upQueue) Len() uint64 {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.added
 }
 
 // full reports whether discovery should wait before pinging more.
