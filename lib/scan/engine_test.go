@@ -240,32 +240,40 @@ func TestHostEventBeforePorts(t *testing.T) {
 		if _, err := Run(context.Background(), cfg); err != nil {
 			t.Fatal(err)
 		}
-		rd := event.NewReader(bytes.NewReader(buf.Bytes()), "out", event.ReaderOptions{Strict: true})
-		seen := map[string]bool{}
-		ports := 0
-		for {
-			l, err := rd.Next()
-			if err != nil {
-				break
-			}
-			ip := l.Get("ip").String()
-			switch l.Type {
-			case "host":
-				if seen[ip] {
-					t.Fatalf("two host events for %s", ip)
-				}
-				seen[ip] = true
-			case "port":
-				ports++
-				if !seen[ip] {
-					t.Fatalf("discovery %v: port event of %s before its host event", discover, ip)
-				}
-			}
-		}
-		if len(seen) != 64 || ports != 64*20 {
-			t.Errorf("discovery %v: %d hosts and %d ports, want 64 and 1280", discover, len(seen), ports)
+		hosts, ports := hostsBeforePorts(t, buf.Bytes())
+		if hosts != 64 || ports != 64*20 {
+			t.Errorf("discovery %v: %d hosts and %d ports, want 64 and 1280", discover, hosts, ports)
 		}
 	}
+}
+
+// hostsBeforePorts reads a scan's events and fails the test at a port
+// event before its host's event or at a second event of one host; it
+// returns how many hosts and ports the events report.
+func hostsBeforePorts(t *testing.T, out []byte) (hosts, ports int) {
+	t.Helper()
+	rd := event.NewReader(bytes.NewReader(out), "out", event.ReaderOptions{Strict: true})
+	seen := map[string]bool{}
+	for {
+		l, err := rd.Next()
+		if err != nil {
+			break
+		}
+		ip := l.Get("ip").String()
+		switch l.Type {
+		case "host":
+			if seen[ip] {
+				t.Fatalf("two host events for %s", ip)
+			}
+			seen[ip] = true
+		case "port":
+			ports++
+			if !seen[ip] {
+				t.Fatalf("port event of %s before its host event", ip)
+			}
+		}
+	}
+	return len(seen), ports
 }
 
 // TestSeedInScanStart checks that the start event records the seed.
